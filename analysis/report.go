@@ -58,7 +58,7 @@ type RunInfo struct {
 	File       string   `json:"profile_file,omitempty"`
 	Seed       int64    `json:"seed"`
 	Target     string   `json:"target,omitempty"`
-	Client     string   `json:"client,omitempty"` // e.g. "reference/compliant"
+	Client     string   `json:"client,omitempty"`  // e.g. "reference/compliant"
 	Started    string   `json:"started,omitempty"` // RFC 3339
 	DurationS  float64  `json:"duration_s"`
 	Journals   []string `json:"journals,omitempty"`
