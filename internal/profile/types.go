@@ -12,6 +12,8 @@ import "time"
 type Profile struct {
 	// Path is the file the profile was read from ("" when built in code).
 	Path string `yaml:"-"`
+	// lines maps field paths to their line in the file (for errors found after loading).
+	lines map[string]int
 
 	Version     int      `yaml:"version"` // format version, 1
 	Name        string   `yaml:"name"`
