@@ -1,8 +1,6 @@
 package journal
 
 import (
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -100,15 +98,4 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// Unmarshal decodes one journal line (without or with its trailing newline) into r.
-// Fields absent from the line keep the zero value, except RetryAfterMs which defaults to
-// NoRetryAfter. Unknown fields are ignored, so newer writers stay readable.
-func Unmarshal(line []byte, r *Record) error {
-	*r = Record{RetryAfterMs: NoRetryAfter}
-	if err := json.Unmarshal(line, r); err != nil {
-		return fmt.Errorf("decode record: %w", err)
-	}
-	return nil
 }

@@ -18,13 +18,14 @@ type Reader struct {
 	name string
 	br   *bufio.Reader
 	line int
+	dec  *decoder
 	// Torn is the number of torn last lines skipped (0 or 1).
 	Torn int
 }
 
 // NewReader returns a Reader over r; name is used in error messages (a file path or "-").
 func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<20)}
+	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<20), dec: newDecoder()}
 }
 
 // Next decodes the next record into rec. It returns io.EOF at the end of the journal. A
@@ -55,12 +56,12 @@ func (rd *Reader) Next(rec *Record) error {
 			}
 			continue
 		}
-		if derr := Unmarshal(line, rec); derr != nil {
+		if derr := rd.dec.decode(line, rec); derr != nil {
 			if !complete {
 				rd.Torn++
 				return io.EOF
 			}
-			return fmt.Errorf("%s:%d: %w: %v", rd.name, rd.line, ErrTornLine, derr)
+			return formatLineError(rd.name, int64(rd.line), derr)
 		}
 		return nil
 	}

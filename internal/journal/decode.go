@@ -1,0 +1,590 @@
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The decoder below is written for the journal's own layout. Its fast path reads the keys
+// AppendRecord writes, in AppendRecord's order, with no whitespace; a general path in the
+// same loop accepts the known keys in any order and with JSON whitespace. Anything else
+// (an unknown key, a key written with escapes or in another case, a null, a float where an
+// integer belongs, a number out of range, invalid JSON) makes it give up, and the line is
+// decoded by encoding/json instead. The decoder therefore accepts exactly what
+// encoding/json accepts and produces the same Record; FuzzDecoderMatchesEncodingJSON
+// holds it to that.
+
+// fieldID identifies a Record field in AppendRecord's order.
+type fieldID uint8
+
+const (
+	fSeq fieldID = iota
+	fTime
+	fMono
+	fClient
+	fMethod
+	fPath
+	fOp
+	fIdemKey
+	fBodyHash
+	fAttempt
+	fRule
+	fAction
+	fStatus
+	fRetryAfterMs
+	fRetryAfter
+	fUpstreamStatus
+	fExecuted
+	fReplayed
+	fDurNs
+	fErr
+	fBody
+	numFields
+)
+
+// fieldLit is, per field, the key and colon as AppendRecord writes them.
+var fieldLit = [numFields]string{
+	`"seq":`, `"ts":`, `"mono":`, `"client":`, `"method":`, `"path":`, `"op":`, `"idem_key":`,
+	`"body_hash":`, `"attempt":`, `"rule":`, `"action":`, `"status":`, `"retry_after_ms":`,
+	`"retry_after":`, `"upstream_status":`, `"executed":`, `"replayed":`, `"dur_ns":`, `"err":`, `"body":`,
+}
+
+// lookupField maps a key written exactly as the Record's JSON tag to its field.
+func lookupField(key []byte) (fieldID, bool) {
+	switch string(key) {
+	case "seq":
+		return fSeq, true
+	case "ts":
+		return fTime, true
+	case "mono":
+		return fMono, true
+	case "client":
+		return fClient, true
+	case "method":
+		return fMethod, true
+	case "path":
+		return fPath, true
+	case "op":
+		return fOp, true
+	case "idem_key":
+		return fIdemKey, true
+	case "body_hash":
+		return fBodyHash, true
+	case "attempt":
+		return fAttempt, true
+	case "rule":
+		return fRule, true
+	case "action":
+		return fAction, true
+	case "status":
+		return fStatus, true
+	case "retry_after_ms":
+		return fRetryAfterMs, true
+	case "retry_after":
+		return fRetryAfter, true
+	case "upstream_status":
+		return fUpstreamStatus, true
+	case "executed":
+		return fExecuted, true
+	case "replayed":
+		return fReplayed, true
+	case "dur_ns":
+		return fDurNs, true
+	case "err":
+		return fErr, true
+	case "body":
+		return fBody, true
+	}
+	return 0, false
+}
+
+// internable marks the fields whose values repeat across records (a handful of clients,
+// methods, paths, rules, actions, error texts) and are worth interning.
+var internable = [numFields]bool{
+	fClient: true, fMethod: true, fPath: true, fRule: true, fAction: true, fRetryAfter: true, fErr: true,
+}
+
+// Interning: a decoder keeps a direct-mapped cache of internSlots recent strings of at
+// most maxInternLen bytes. A value found there is reused; a new one replaces the slot's
+// string, so memory stays bounded even when a field's values never repeat.
+const (
+	internSlots  = 1024
+	maxInternLen = 96
+)
+
+// decoder decodes journal lines. The zero value works; a decoder with a non-nil intern
+// cache reuses the strings of repeated values. A decoder is not safe for concurrent use.
+type decoder struct {
+	intern  *[internSlots]string
+	scratch []byte
+	// spans are the plain (unescaped, valid UTF-8) values of the fields that are not
+	// interned, as offsets into the line: fast copies them all into one string at the
+	// end, one allocation per record instead of one per field.
+	spans []span
+}
+
+// span is a field's string value, line[lo:hi].
+type span struct {
+	f      fieldID
+	lo, hi int
+}
+
+func newDecoder() *decoder {
+	return &decoder{intern: new([internSlots]string)}
+}
+
+// Unmarshal decodes one journal line (without or with its trailing newline) into r.
+// Fields absent from the line keep the zero value, except RetryAfterMs which defaults to
+// NoRetryAfter. Unknown fields are ignored, so newer writers stay readable. It accepts
+// exactly the lines encoding/json accepts and fills r as encoding/json would.
+func Unmarshal(line []byte, r *Record) error {
+	var d decoder
+	return d.decode(line, r)
+}
+
+func (d *decoder) decode(line []byte, r *Record) error {
+	*r = Record{RetryAfterMs: NoRetryAfter}
+	if d.fast(line, r) {
+		return nil
+	}
+	*r = Record{RetryAfterMs: NoRetryAfter}
+	if err := json.Unmarshal(line, r); err != nil {
+		return fmt.Errorf("decode record: %w", err)
+	}
+	return nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+func skipSpace(p []byte, i int) int {
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	return i
+}
+
+// fast decodes p into r, which the caller has reset, and reports whether it could. When
+// it returns false r may hold part of the record.
+func (d *decoder) fast(p []byte, r *Record) bool {
+	i := skipSpace(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return false
+	}
+	i = skipSpace(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return skipSpace(p, i+1) == len(p)
+	}
+	d.spans = d.spans[:0]
+	next := fSeq
+	for {
+		var f fieldID
+		if lit := fieldLit[next%numFields]; len(p)-i >= len(lit) && string(p[i:i+len(lit)]) == lit {
+			f = next % numFields
+			i += len(lit)
+		} else {
+			key, n, ok := plainKey(p[i:])
+			if !ok {
+				return false
+			}
+			if f, ok = lookupField(key); !ok {
+				return false
+			}
+			i = skipSpace(p, i+n)
+			if i >= len(p) || p[i] != ':' {
+				return false
+			}
+			i++
+		}
+		i = skipSpace(p, i)
+		if i >= len(p) {
+			return false
+		}
+		n, ok := d.value(p, i, f, r)
+		if !ok {
+			return false
+		}
+		i = skipSpace(p, i+n)
+		next = f + 1
+		if i >= len(p) {
+			return false
+		}
+		if p[i] == ',' {
+			i = skipSpace(p, i+1)
+			continue
+		}
+		if p[i] != '}' || skipSpace(p, i+1) != len(p) {
+			return false
+		}
+		d.setSpans(p, r)
+		return true
+	}
+}
+
+// setSpans copies the spans' bytes into one new string and sets their fields to parts of it.
+func (d *decoder) setSpans(p []byte, r *Record) {
+	total := 0
+	for _, sp := range d.spans {
+		total += sp.hi - sp.lo
+	}
+	if total == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for _, sp := range d.spans {
+		b.Write(p[sp.lo:sp.hi])
+	}
+	all := b.String()
+	off := 0
+	for _, sp := range d.spans {
+		n := sp.hi - sp.lo
+		if sp.f < numFields {
+			setString(r, sp.f, all[off:off+n])
+		}
+		off += n
+	}
+}
+
+// plainKey reads a quoted key made of printable ASCII without escapes.
+func plainKey(p []byte) (key []byte, n int, ok bool) {
+	if len(p) == 0 || p[0] != '"' {
+		return nil, 0, false
+	}
+	for j := 1; j < len(p); j++ {
+		c := p[j]
+		if c == '"' {
+			return p[1:j], j + 1, true
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// value decodes the value of field f at p[i:] and returns its length.
+func (d *decoder) value(line []byte, i int, f fieldID, r *Record) (int, bool) {
+	p := line[i:]
+	switch f {
+	case fSeq:
+		v, n, ok := parseUint(p)
+		r.Seq = v
+		return n, ok
+	case fTime:
+		v, n, ok := parseInt(p)
+		r.Time = v
+		return n, ok
+	case fMono:
+		v, n, ok := parseInt(p)
+		r.Mono = v
+		return n, ok
+	case fRetryAfterMs:
+		v, n, ok := parseInt(p)
+		r.RetryAfterMs = v
+		return n, ok
+	case fDurNs:
+		v, n, ok := parseInt(p)
+		r.DurNs = v
+		return n, ok
+	case fAttempt, fStatus, fUpstreamStatus:
+		v, n, ok := parseInt(p)
+		if !ok || int64(int(v)) != v {
+			return 0, false
+		}
+		switch f {
+		case fAttempt:
+			r.Attempt = int(v)
+		case fStatus:
+			r.Status = int(v)
+		default:
+			r.UpstreamStatus = int(v)
+		}
+		return n, true
+	case fExecuted, fReplayed:
+		v, n, ok := parseBool(p)
+		if f == fExecuted {
+			r.Executed = v
+		} else {
+			r.Replayed = v
+		}
+		return n, ok
+	}
+	if !internable[f] {
+		if n, plain := plainString(p); plain {
+			// A later value of a duplicated key replaces this one: drop earlier spans.
+			d.dropSpans(f)
+			d.spans = append(d.spans, span{f, i + 1, i + n - 1})
+			setString(r, f, "")
+			return n, true
+		}
+	}
+	s, n, ok := d.parseString(p, internable[f])
+	if !ok {
+		return 0, false
+	}
+	d.dropSpans(f)
+	setString(r, f, s)
+	return n, true
+}
+
+// dropSpans forgets the pending spans of field f.
+func (d *decoder) dropSpans(f fieldID) {
+	for k := range d.spans {
+		if d.spans[k].f == f {
+			d.spans[k].f = numFields
+		}
+	}
+}
+
+// plainASCII marks the bytes that stand for themselves in a JSON string.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainString reports the length of the JSON string at the start of p, quotes included,
+// when it has no escapes, no control characters and is valid UTF-8: its value is then
+// the bytes between the quotes.
+func plainString(p []byte) (int, bool) {
+	if len(p) == 0 || p[0] != '"' {
+		return 0, false
+	}
+	ascii := true
+	for j := 1; j < len(p); j++ {
+		for j < len(p) && plainASCII[p[j]] {
+			j++
+		}
+		if j == len(p) {
+			break
+		}
+		c := p[j]
+		switch {
+		case c == '"':
+			if !ascii && !utf8.Valid(p[1:j]) {
+				return 0, false
+			}
+			return j + 1, true
+		case c == '\\' || c < 0x20:
+			return 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return 0, false
+}
+
+func setString(r *Record, f fieldID, s string) {
+	switch f {
+	case fClient:
+		r.Client = s
+	case fMethod:
+		r.Method = s
+	case fPath:
+		r.Path = s
+	case fOp:
+		r.Op = s
+	case fIdemKey:
+		r.IdemKey = s
+	case fBodyHash:
+		r.BodyHash = s
+	case fRule:
+		r.Rule = s
+	case fAction:
+		r.Action = s
+	case fRetryAfter:
+		r.RetryAfter = s
+	case fErr:
+		r.Err = s
+	case fBody:
+		r.Body = s
+	}
+}
+
+func parseBool(p []byte) (v bool, n int, ok bool) {
+	if len(p) >= 4 && string(p[:4]) == "true" {
+		return true, 4, true
+	}
+	if len(p) >= 5 && string(p[:5]) == "false" {
+		return false, 5, true
+	}
+	return false, 0, false
+}
+
+// digits reads a JSON integer's digits (no leading zero unless alone) as a uint64 and
+// rejects a fraction or exponent, which the Record's integer fields refuse anyway.
+func digits(p []byte) (v uint64, n int, ok bool) {
+	if len(p) == 0 || p[0] < '0' || p[0] > '9' {
+		return 0, 0, false
+	}
+	if p[0] == '0' {
+		n = 1
+	} else {
+		for n < len(p) && p[n] >= '0' && p[n] <= '9' {
+			d := uint64(p[n] - '0')
+			if v > (1<<64-1-d)/10 {
+				return 0, 0, false
+			}
+			v = v*10 + d
+			n++
+		}
+	}
+	if n < len(p) {
+		switch p[n] {
+		case '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			return 0, 0, false
+		}
+	}
+	return v, n, true
+}
+
+func parseUint(p []byte) (uint64, int, bool) {
+	return digits(p) // a minus sign fails here, as encoding/json fails it for a uint64
+}
+
+func parseInt(p []byte) (int64, int, bool) {
+	neg := len(p) > 0 && p[0] == '-'
+	start := 0
+	if neg {
+		start = 1
+	}
+	u, n, ok := digits(p[start:])
+	if !ok {
+		return 0, 0, false
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, 0, false
+		}
+		return -int64(u), start + n, true
+	}
+	if u > 1<<63-1 {
+		return 0, 0, false
+	}
+	return int64(u), n, true
+}
+
+// parseString decodes the JSON string at the start of p as encoding/json does: escapes
+// decoded, unpaired surrogates and invalid UTF-8 bytes replaced by U+FFFD, control
+// characters refused.
+func (d *decoder) parseString(p []byte, intern bool) (string, int, bool) {
+	if n, plain := plainString(p); plain {
+		return d.str(p[1:n-1], intern), n, true
+	}
+	if len(p) == 0 || p[0] != '"' {
+		return "", 0, false
+	}
+	return d.parseEscaped(p)
+}
+
+// parseEscaped is parseString's slow path for strings with escapes or invalid UTF-8.
+func (d *decoder) parseEscaped(p []byte) (string, int, bool) {
+	b := d.scratch[:0]
+	for j := 1; j < len(p); {
+		c := p[j]
+		switch {
+		case c == '"':
+			d.scratch = b
+			return string(b), j + 1, true
+		case c < 0x20:
+			return "", 0, false
+		case c == '\\':
+			if j+1 >= len(p) {
+				return "", 0, false
+			}
+			switch p[j+1] {
+			case '"', '\\', '/':
+				b = append(b, p[j+1])
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				rr := hex4(p[j:])
+				if rr < 0 {
+					return "", 0, false
+				}
+				j += 6
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, hex4(p[j:])); dec != unicode.ReplacementChar {
+						b = utf8.AppendRune(b, dec)
+						j += 6
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+				continue
+			default:
+				return "", 0, false
+			}
+			j += 2
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			j++
+		default:
+			rr, size := utf8.DecodeRune(p[j:])
+			b = utf8.AppendRune(b, rr)
+			j += size
+		}
+	}
+	return "", 0, false
+}
+
+// hex4 reads \uXXXX at the start of p, or returns -1.
+func hex4(p []byte) rune {
+	if len(p) < 6 || p[0] != '\\' || p[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range p[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// str returns b as a string, interned when asked and the decoder has a cache.
+func (d *decoder) str(b []byte, intern bool) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !intern || d.intern == nil || len(b) > maxInternLen {
+		return string(b)
+	}
+	n := len(b)
+	h := uint(n)*0x9e3779b1 ^ uint(b[0])*0x85ebca6b ^ uint(b[n-1])*0xc2b2ae35 ^ uint(b[n/2])*0x27d4eb2f ^
+		uint(b[(n*3)/4])*0x165667b1
+	slot := &d.intern[(h^h>>15)%internSlots]
+	if *slot == string(b) {
+		return *slot
+	}
+	*slot = string(b)
+	return *slot
+}
+
+// formatLineError is the message of a malformed line: "NAME:LINE: malformed journal line: ...".
+func formatLineError(name string, line int64, err error) error {
+	return fmt.Errorf("%s:%s: %w: %v", name, strconv.FormatInt(line, 10), ErrTornLine, err)
+}

@@ -1,0 +1,255 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ScanStats summarizes one Scan.
+type ScanStats struct {
+	Records int64   // records delivered to the callback
+	Lines   int64   // lines read, blank, malformed and torn ones included
+	Torn    int     // torn last lines skipped (0 or 1)
+	Bad     []error // malformed lines, "NAME:LINE: malformed journal line: ...", at most MaxBadLines
+}
+
+// MaxBadLines is how many malformed-line errors ScanStats.Bad keeps; later ones are
+// counted in Lines only.
+const MaxBadLines = 100
+
+// Scan tuning. A chunk is a run of whole lines read in one go; chunks are decoded by
+// scanParsers goroutines and delivered in order, with at most scanChunks in flight.
+const (
+	scanChunkSize = 256 << 10
+	scanParsers   = 2
+	scanChunks    = 8
+)
+
+// chunk is a run of whole lines and, once parsed, its records.
+type chunk struct {
+	seq   int
+	data  []byte
+	final bool // data ends at the end of the journal: its last line may be torn
+	recs  []Record
+	lines int64
+	torn  int
+	bad   []lineError
+}
+
+// lineError is a malformed line, numbered from the start of its chunk.
+type lineError struct {
+	line int64
+	err  error
+}
+
+// Scan reads a whole journal in one pass and calls fn for every record, in file order,
+// from one goroutine. A reader goroutine cuts the input into chunks of whole lines, two
+// parser goroutines decode them, and the records are merged back into order; buffers are
+// reused, so fn must not keep the *Record after it returns (copying the Record is fine:
+// its strings are never reused).
+//
+// Blank lines are skipped. A malformed last line without a trailing newline (a torn
+// write) is skipped and counted in Torn. A malformed line elsewhere does not stop the
+// scan: it is counted and reported in Bad as "NAME:LINE: malformed journal line: ..."
+// (wrapping ErrTornLine), up to MaxBadLines errors; the caller decides what that means.
+//
+// Scan stops at the end of r, at the first error fn returns (which Scan returns as is),
+// when ctx is done (returning ctx.Err()), or on a read error (wrapped with name). The
+// stats always cover what was delivered.
+func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error) (ScanStats, error) {
+	var st ScanStats
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	free := make(chan *chunk, scanChunks)
+	for range scanChunks {
+		free <- &chunk{data: make([]byte, 0, scanChunkSize)}
+	}
+	work := make(chan *chunk, scanChunks)
+	results := make(chan *chunk, scanChunks)
+	readErr := make(chan error, 1)
+
+	go func() {
+		defer close(work)
+		readErr <- readChunks(ctx, r, free, work)
+	}()
+	var parsers sync.WaitGroup
+	for range scanParsers {
+		parsers.Go(func() {
+			d := newDecoder()
+			for {
+				var c *chunk
+				select {
+				case c = <-work:
+				case <-ctx.Done():
+					return
+				}
+				if c == nil {
+					return // work closed
+				}
+				parseChunk(d, c)
+				select {
+				case results <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		parsers.Wait()
+		close(results)
+	}()
+
+	err := mergeChunks(ctx, name, results, free, fn, &st)
+	if err != nil {
+		// Stop the pipeline. The parsers exit on ctx; the reader exits on ctx once its
+		// current Read returns. Nothing waits for it: a Read on a pipe may block.
+		cancel()
+		return st, err
+	}
+	// results was closed after the parsers saw work closed: the reader is done.
+	if rerr := <-readErr; rerr != nil {
+		return st, fmt.Errorf("read %s: %w", name, rerr)
+	}
+	return st, nil
+}
+
+// readChunks cuts r into chunks of whole lines and sends them to work in order.
+func readChunks(ctx context.Context, r io.Reader, free <-chan *chunk, work chan<- *chunk) error {
+	var carry []byte // the partial line at the end of the previous read
+	for seq := 0; ; seq++ {
+		var c *chunk
+		select {
+		case c = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.seq, c.final = seq, false
+		c.data = append(c.data[:0], carry...)
+		carry = carry[:0]
+		var err error
+		for {
+			if len(c.data) == cap(c.data) {
+				// A line longer than the buffer: grow it until the line ends.
+				c.data = append(c.data, 0)[:len(c.data)]
+			}
+			var n int
+			n, err = r.Read(c.data[len(c.data):cap(c.data)])
+			c.data = c.data[:len(c.data)+n]
+			if err != nil {
+				break
+			}
+			if len(c.data) == cap(c.data) {
+				if i := bytes.LastIndexByte(c.data, '\n'); i >= 0 {
+					carry = append(carry, c.data[i+1:]...)
+					c.data = c.data[:i+1]
+					break
+				}
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				// Keep the whole lines read before the error; drop the partial one.
+				c.data = c.data[:bytes.LastIndexByte(c.data, '\n')+1]
+			}
+			c.final = true
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		select {
+		case work <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// parseChunk decodes every line of c into c.recs.
+func parseChunk(d *decoder, c *chunk) {
+	c.recs, c.lines, c.torn, c.bad = c.recs[:0], 0, 0, c.bad[:0]
+	data := c.data
+	for len(data) > 0 {
+		var line []byte
+		complete := true
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i+1], data[i+1:]
+		} else {
+			line, data, complete = data, nil, false
+		}
+		c.lines++
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if len(c.recs) < cap(c.recs) {
+			c.recs = c.recs[:len(c.recs)+1]
+		} else {
+			c.recs = append(c.recs, Record{})
+		}
+		rec := &c.recs[len(c.recs)-1]
+		if err := d.decode(line, rec); err != nil {
+			c.recs = c.recs[:len(c.recs)-1]
+			if !complete && c.final {
+				c.torn++
+				continue
+			}
+			c.bad = append(c.bad, lineError{c.lines, err})
+		}
+	}
+}
+
+// mergeChunks delivers the parsed chunks' records to fn in order and recycles the chunks.
+func mergeChunks(ctx context.Context, name string, results <-chan *chunk, free chan<- *chunk,
+	fn func(*Record) error, st *ScanStats) error {
+	pending := make(map[int]*chunk, scanChunks)
+	next := 0
+	for {
+		c, ok := pending[next]
+		if !ok {
+			select {
+			case c, ok = <-results:
+				if !ok {
+					return ctx.Err() // nil unless the scan was cancelled midway
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if c.seq != next {
+				pending[c.seq] = c
+				continue
+			}
+		} else {
+			delete(pending, next)
+		}
+		base := st.Lines
+		for _, b := range c.bad {
+			if len(st.Bad) < MaxBadLines {
+				st.Bad = append(st.Bad, formatLineError(name, base+b.line, b.err))
+			}
+		}
+		st.Lines += c.lines
+		st.Torn += c.torn
+		for i := range c.recs {
+			if err := fn(&c.recs[i]); err != nil {
+				st.Records += int64(i + 1)
+				return err
+			}
+		}
+		st.Records += int64(len(c.recs))
+		next++
+		free <- c
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
