@@ -209,7 +209,11 @@ func ParseRetryAfter(v []byte, now time.Time) (ms int64, raw string) {
 		if d < 0 {
 			d = 0
 		}
-		return int64((d + time.Millisecond - 1) / time.Millisecond), raw
+		ms := int64(d / time.Millisecond) // t.Sub saturates far dates; no overflow here
+		if d%time.Millisecond != 0 {
+			ms++
+		}
+		return ms, raw
 	}
 	return -1, raw
 }

@@ -92,7 +92,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 	benchmarkDecode(b, Unmarshal)
 }
 
-// BenchmarkDecoder is the decoder Scan and Reader use, with its intern table.
+// BenchmarkDecoder is the decoder Scan and Reader use, with its intern cache.
 func BenchmarkDecoder(b *testing.B) {
 	d := newDecoder()
 	benchmarkDecode(b, d.decode)

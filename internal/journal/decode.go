@@ -1,10 +1,12 @@
 package journal
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -125,7 +127,8 @@ type decoder struct {
 	// spans are the plain (unescaped, valid UTF-8) values of the fields that are not
 	// interned, as offsets into the line: fast copies them all into one string at the
 	// end, one allocation per record instead of one per field.
-	spans []span
+	spans   []span
+	spanned uint32 // bit f set: spans may hold a value of field f
 }
 
 // span is a field's string value, line[lo:hi].
@@ -143,9 +146,15 @@ func newDecoder() *decoder {
 // NoRetryAfter. Unknown fields are ignored, so newer writers stay readable. It accepts
 // exactly the lines encoding/json accepts and fills r as encoding/json would.
 func Unmarshal(line []byte, r *Record) error {
-	var d decoder
-	return d.decode(line, r)
+	d := decoderPool.Get().(*decoder)
+	err := d.decode(line, r)
+	decoderPool.Put(d)
+	return err
 }
+
+// decoderPool holds decoders for Unmarshal, so that their buffers and intern caches are
+// reused across calls.
+var decoderPool = sync.Pool{New: func() any { return newDecoder() }}
 
 func (d *decoder) decode(line []byte, r *Record) error {
 	*r = Record{RetryAfterMs: NoRetryAfter}
@@ -159,13 +168,44 @@ func (d *decoder) decode(line []byte, r *Record) error {
 	return nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
 func skipSpace(p []byte, i int) int {
 	for i < len(p) && isSpace(p[i]) {
 		i++
 	}
 	return i
+}
+
+// litWords holds fieldLit as up to three little-endian words and masks, so that a key is
+// matched with three integer compares.
+var litWords = func() (t [numFields]struct{ w, m [3]uint64 }) {
+	for f, lit := range fieldLit {
+		for k := 0; k < len(lit); k++ {
+			t[f].w[k/8] |= uint64(lit[k]) << (8 * (k % 8))
+			t[f].m[k/8] |= 0xff << (8 * (k % 8))
+		}
+	}
+	return t
+}()
+
+// matchLit returns len(fieldLit[f]) when p[i:] starts with it, else 0.
+func matchLit(p []byte, i int, f fieldID) int {
+	lit := fieldLit[f]
+	if len(p)-i < 24 {
+		if len(p)-i >= len(lit) && string(p[i:i+len(lit)]) == lit {
+			return len(lit)
+		}
+		return 0
+	}
+	lw := &litWords[f]
+	q := p[i : i+24]
+	if binary.LittleEndian.Uint64(q)&lw.m[0] != lw.w[0] ||
+		binary.LittleEndian.Uint64(q[8:])&lw.m[1] != lw.w[1] ||
+		binary.LittleEndian.Uint64(q[16:])&lw.m[2] != lw.w[2] {
+		return 0
+	}
+	return len(lit)
 }
 
 // fast decodes p into r, which the caller has reset, and reports whether it could. When
@@ -179,13 +219,13 @@ func (d *decoder) fast(p []byte, r *Record) bool {
 	if i < len(p) && p[i] == '}' {
 		return skipSpace(p, i+1) == len(p)
 	}
-	d.spans = d.spans[:0]
+	d.spans, d.spanned = d.spans[:0], 0
 	next := fSeq
 	for {
 		var f fieldID
-		if lit := fieldLit[next%numFields]; len(p)-i >= len(lit) && string(p[i:i+len(lit)]) == lit {
+		if n := matchLit(p, i, next%numFields); n > 0 {
 			f = next % numFields
-			i += len(lit)
+			i += n
 		} else {
 			key, n, ok := plainKey(p[i:])
 			if !ok {
@@ -319,6 +359,7 @@ func (d *decoder) value(line []byte, i int, f fieldID, r *Record) (int, bool) {
 			// A later value of a duplicated key replaces this one: drop earlier spans.
 			d.dropSpans(f)
 			d.spans = append(d.spans, span{f, i + 1, i + n - 1})
+			d.spanned |= 1 << f
 			setString(r, f, "")
 			return n, true
 		}
@@ -334,6 +375,9 @@ func (d *decoder) value(line []byte, i int, f fieldID, r *Record) (int, bool) {
 
 // dropSpans forgets the pending spans of field f.
 func (d *decoder) dropSpans(f fieldID) {
+	if d.spanned&(1<<f) == 0 {
+		return
+	}
 	for k := range d.spans {
 		if d.spans[k].f == f {
 			d.spans[k].f = numFields
@@ -357,15 +401,19 @@ func plainString(p []byte) (int, bool) {
 		return 0, false
 	}
 	ascii := true
-	for j := 1; j < len(p); j++ {
+	j := 1
+	for {
+		// Eight bytes at a time while none is special, then byte by byte up to the special one.
+		for j+8 <= len(p) && !special8(binary.LittleEndian.Uint64(p[j:])) {
+			j += 8
+		}
 		for j < len(p) && plainASCII[p[j]] {
 			j++
 		}
-		if j == len(p) {
-			break
+		if j >= len(p) {
+			return 0, false
 		}
-		c := p[j]
-		switch {
+		switch c := p[j]; {
 		case c == '"':
 			if !ascii && !utf8.Valid(p[1:j]) {
 				return 0, false
@@ -373,11 +421,23 @@ func plainString(p []byte) (int, bool) {
 			return j + 1, true
 		case c == '\\' || c < 0x20:
 			return 0, false
-		case c >= utf8.RuneSelf:
+		default: // a byte of a multi-byte sequence
 			ascii = false
+			j++
 		}
 	}
-	return 0, false
+}
+
+const (
+	ones8  = 0x0101010101010101
+	highs8 = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in x is a quote, a backslash, a control
+// character or not ASCII.
+func special8(x uint64) bool {
+	hasZero := func(v uint64) uint64 { return (v - ones8) &^ v & highs8 }
+	return (x&highs8)|((x-ones8*0x20)&^x&highs8)|hasZero(x^(ones8*'"'))|hasZero(x^(ones8*'\\')) != 0
 }
 
 func setString(r *Record, f fieldID, s string) {
@@ -426,6 +486,15 @@ func digits(p []byte) (v uint64, n int, ok bool) {
 	if p[0] == '0' {
 		n = 1
 	} else {
+		// Eight digits at a time while the value cannot overflow (at most 16 digits so far).
+		for n <= 8 && n+8 <= len(p) {
+			x := binary.LittleEndian.Uint64(p[n:])
+			if !eightDigits(x) {
+				break
+			}
+			v = v*1e8 + parseEight(x)
+			n += 8
+		}
 		for n < len(p) && p[n] >= '0' && p[n] <= '9' {
 			d := uint64(p[n] - '0')
 			if v > (1<<64-1-d)/10 {
@@ -442,6 +511,19 @@ func digits(p []byte) (v uint64, n int, ok bool) {
 		}
 	}
 	return v, n, true
+}
+
+// eightDigits reports whether the eight bytes of x (little-endian) are all ASCII digits.
+func eightDigits(x uint64) bool {
+	return (x&0xF0F0F0F0F0F0F0F0)|(((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) == 0x3333333333333333
+}
+
+// parseEight returns the value of eight ASCII digits loaded little-endian (first digit
+// in the lowest byte).
+func parseEight(x uint64) uint64 {
+	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 func parseUint(p []byte) (uint64, int, bool) {

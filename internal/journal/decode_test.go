@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -74,6 +76,7 @@ func TestUnmarshalMatchesEncodingJSON(t *testing.T) {
 		{"string in int", `{"status":"200"}`, false, false},
 		{"number in string", `{"client":5}`, false, false},
 		{"number in plain string field", `{"op":0"}`, false, false},
+		{"plain then escaped duplicate", `{"op":"b","idem_key":"k","op":"a\u0041","idem_key":"z"}`, true, true},
 		{"escaped string in plain string field", `{"op":"a\u0041","op":"b","body":"x","body":"\n"}`, true, true},
 		{"bool as string", `{"executed":"true"}`, false, false},
 		{"control char in string", "{\"err\":\"a\tb\"}", false, false},
@@ -273,4 +276,58 @@ func validUTF8(s string) string {
 		return s
 	}
 	return string([]rune(s))
+}
+
+func TestSpecial8(t *testing.T) {
+	naive := func(x uint64) bool {
+		for k := 0; k < 8; k++ {
+			c := byte(x >> (8 * k))
+			if !plainASCII[c] {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewSource(1))
+	words := []uint64{0, 0x4141414141414141, 0x2020202020202020, 0x7e7e7e7e7e7e7e7e}
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			words = append(words, 0x6161616161616161&^(0xff<<(8*pos))|uint64(c)<<(8*pos))
+		}
+	}
+	for range 100000 {
+		words = append(words, rng.Uint64(), rng.Uint64()&0x7f7f7f7f7f7f7f7f|0x2020202020202020)
+	}
+	for _, x := range words {
+		if got, want := special8(x), naive(x); got != want {
+			t.Fatalf("special8(%#x) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+func TestDigits(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	inputs := []string{"0", "7", "12345678", "123456789", "1234567890123456", "12345678901234567",
+		"18446744073709551615", "18446744073709551616", "99999999999999999999", "1778061600123456789",
+		"00", "01", "1.5", "1e3", "12345678x", "1234567/", "1234567:", "", "-1", "9223372036854775808"}
+	for range 20000 {
+		inputs = append(inputs, strconv.FormatUint(rng.Uint64()>>rng.Intn(64), 10)+string("x,}.e5"[rng.Intn(6)]))
+	}
+	for _, in := range inputs {
+		v, n, ok := digits([]byte(in))
+		// Reference: the longest digit prefix, valid JSON integer, no fraction/exponent.
+		end := 0
+		for end < len(in) && in[end] >= '0' && in[end] <= '9' {
+			end++
+		}
+		want, err := strconv.ParseUint(in[:end], 10, 64)
+		wantOK := end > 0 && err == nil && !(in[0] == '0' && end > 1) &&
+			(end == len(in) || !strings.ContainsRune(".eE", rune(in[end])))
+		if in != "" && in[0] == '0' {
+			end, want, wantOK = 1, 0, len(in) == 1 || !strings.ContainsRune(".eE0123456789", rune(in[1]))
+		}
+		if ok != wantOK || (ok && (v != want || n != end)) {
+			t.Fatalf("digits(%q) = %d, %d, %v; want %d, %d, %v", in, v, n, ok, want, end, wantOK)
+		}
+	}
 }

@@ -58,7 +58,8 @@ type lineError struct {
 //
 // Scan stops at the end of r, at the first error fn returns (which Scan returns as is),
 // when ctx is done (returning ctx.Err()), or on a read error (wrapped with name). The
-// stats always cover what was delivered.
+// stats always cover what was delivered. After an early return, Scan's reader may still be
+// inside one r.Read call; it exits when that call returns, without touching r again.
 func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error) (ScanStats, error) {
 	var st ScanStats
 	ctx, cancel := context.WithCancel(ctx)

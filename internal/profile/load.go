@@ -115,22 +115,25 @@ func syntaxError(name string, err error) *FieldError {
 }
 
 var (
+	valueErrRe     = regexp.MustCompile(`^line (\d+): column (\d+): (.*)$`)
 	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
 	cannotRe       = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 )
 
 // decodeError turns yaml.v3's decode errors into located FieldErrors.
 func decodeError(name string, idx *index, err error) error {
-	var ve *valueError
-	if errors.As(err, &ve) {
-		return &Error{Problems: []*FieldError{{File: name, Line: ve.line, Field: idx.valueAt(ve.line, ve.column), Msg: ve.msg}}}
-	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		return &Error{Problems: []*FieldError{{File: name, Msg: err.Error()}}}
 	}
 	var probs []*FieldError
 	for _, e := range te.Errors {
+		if m := valueErrRe.FindStringSubmatch(e); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			col, _ := strconv.Atoi(m[2])
+			probs = append(probs, &FieldError{File: name, Line: line, Field: idx.valueAt(line, col), Msg: m[3]})
+			continue
+		}
 		if m := unknownFieldRe.FindStringSubmatch(e); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			field := idx.keyAt(line, m[2])
@@ -154,6 +157,7 @@ func decodeError(name string, idx *index, err error) error {
 		}
 		probs = append(probs, &FieldError{File: name, Msg: e})
 	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return &Error{Problems: probs}
 }
 

@@ -165,3 +165,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryProblemReported checks that a value error does not hide the problems after it.
+func TestEveryProblemReported(t *testing.T) {
+	in := "version: 1\nduration: 5s\nload:\n  shape: constant\n  rat: 10/s\nfaults:\n  - action: respond\n    status: 503\n    probability: 1.5\n"
+	_, err := Parse("b.yaml", []byte(in))
+	want := "b.yaml:5: load.rat: unknown field (did you mean \"rate\"?)\nb.yaml:9: faults[0].probability: 1.5 is out of range [0, 1]"
+	if err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

@@ -10,18 +10,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// valueError is returned by the scalar types' UnmarshalYAML; Load turns it into a
-// FILE:LINE: field: message error.
-type valueError struct {
-	line, column int
-	msg          string
+// valueError builds the error the scalar types' UnmarshalYAML return: a *yaml.TypeError, so
+// the decoder goes on and reports every problem; Load turns each into FILE:LINE: field: msg.
+func valueError(line, column int, msg string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: %s", line, column, msg)}}
 }
-
-func (e *valueError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
 func scalar(n *yaml.Node, what string) (string, error) {
 	if n.Kind != yaml.ScalarNode {
-		return "", &valueError{n.Line, n.Column, fmt.Sprintf("want a %s, got a %s", what, kindName(n.Kind))}
+		return "", valueError(n.Line, n.Column, fmt.Sprintf("want a %s, got a %s", what, kindName(n.Kind)))
 	}
 	return strings.TrimSpace(n.Value), nil
 }
@@ -60,10 +57,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, perr := time.ParseDuration(s)
 	if perr != nil {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%q is not a duration (want e.g. 500ms, 10s, 2m)", n.Value)}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%q is not a duration (want e.g. 500ms, 10s, 2m)", n.Value))
 	}
 	if v < 0 {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%q is negative", n.Value)}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%q is negative", n.Value))
 	}
 	*d = Duration(v)
 	return nil
@@ -123,7 +120,7 @@ func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, perr := ParseRate(s)
 	if perr != nil {
-		return &valueError{n.Line, n.Column, perr.Error()}
+		return valueError(n.Line, n.Column, perr.Error())
 	}
 	*r = v
 	return nil
@@ -155,13 +152,13 @@ func (p *Probability) UnmarshalYAML(n *yaml.Node) error {
 	pct := strings.HasSuffix(s, "%")
 	v, perr := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if perr != nil || math.IsNaN(v) {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%q is not a probability (want a number in [0, 1] or a percentage)", n.Value)}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%q is not a probability (want a number in [0, 1] or a percentage)", n.Value))
 	}
 	if pct {
 		v /= 100
 	}
 	if v < 0 || v > 1 {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%s is out of range [0, 1]", n.Value)}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%s is out of range [0, 1]", n.Value))
 	}
 	*p = Probability{P: v, Set: true}
 	return nil
@@ -185,15 +182,15 @@ func (s *Step) UnmarshalYAML(n *yaml.Node) error {
 		rs, ds, ok = strings.Cut(v, "@")
 	}
 	if !ok {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%q is not a step (want e.g. \"50/s for 10s\")", v)}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%q is not a step (want e.g. \"50/s for 10s\")", v))
 	}
 	r, err := ParseRate(rs)
 	if err != nil {
-		return &valueError{n.Line, n.Column, err.Error()}
+		return valueError(n.Line, n.Column, err.Error())
 	}
 	d, err := time.ParseDuration(strings.TrimSpace(ds))
 	if err != nil || d <= 0 {
-		return &valueError{n.Line, n.Column, fmt.Sprintf("%q: %q is not a positive duration", v, strings.TrimSpace(ds))}
+		return valueError(n.Line, n.Column, fmt.Sprintf("%q: %q is not a positive duration", v, strings.TrimSpace(ds)))
 	}
 	*s = Step{Rate: r, Duration: Duration(d)}
 	return nil

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,13 +75,16 @@ func benchRequest(req *fasthttp.Request, uri string) {
 func BenchmarkPassThrough(b *testing.B) {
 	upstream := benchUpstream(b)
 	cases := []struct {
-		name string
-		addr string
+		name      string
+		addr      string
+		uniqueOps bool // every request a new operation (X-Retrylab-Op), as loadgen sends them
 	}{
-		{"direct", upstream},
-		{"proxy-journal-off", benchProxy(b, upstream, false)},
-		{"proxy-journal-on", benchProxy(b, upstream, true)},
+		{"direct", upstream, false},
+		{"proxy-journal-off", benchProxy(b, upstream, false), false},
+		{"proxy-journal-on", benchProxy(b, upstream, true), false},
+		{"proxy-journal-on-new-op-each", benchProxy(b, upstream, true), true},
 	}
+	var opSeq atomic.Uint64
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			hc := &fasthttp.HostClient{Addr: c.addr, MaxConns: 512}
@@ -91,8 +97,13 @@ func BenchmarkPassThrough(b *testing.B) {
 				defer fasthttp.ReleaseRequest(req)
 				defer fasthttp.ReleaseResponse(resp)
 				uri := "http://" + c.addr + "/v1/calls/call_1"
+				var op []byte
 				for pb.Next() {
 					benchRequest(req, uri)
+					if c.uniqueOps {
+						op = strconv.AppendUint(append(op[:0], "op-"...), opSeq.Add(1), 10)
+						req.Header.SetBytesV("X-Retrylab-Op", op)
+					}
 					if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 						b.Errorf("status %d: %v", resp.StatusCode(), err)
 						return
@@ -118,20 +129,21 @@ func BenchmarkLatencyAdded(b *testing.B) {
 	defer fasthttp.ReleaseResponse(resp)
 	dl := make([]time.Duration, 0, b.N)
 	pl := make([]time.Duration, 0, b.N)
-	do := func(hc *fasthttp.HostClient, addr string) time.Duration {
-		benchRequest(req, "http://"+addr+"/v1/calls/call_1")
+	do := func(hc *fasthttp.HostClient, uri string) time.Duration {
+		benchRequest(req, uri)
 		t0 := time.Now()
 		if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 			b.Fatalf("status %d: %v", resp.StatusCode(), err)
 		}
 		return time.Since(t0)
 	}
-	do(direct, upstream)
-	do(via, proxied)
+	directURI, viaURI := "http://"+upstream+"/v1/calls/call_1", "http://"+proxied+"/v1/calls/call_1"
+	do(direct, directURI)
+	do(via, viaURI)
 	b.ResetTimer()
 	for range b.N {
-		dl = append(dl, do(direct, upstream))
-		pl = append(pl, do(via, proxied))
+		dl = append(dl, do(direct, directURI))
+		pl = append(pl, do(via, viaURI))
 	}
 	b.StopTimer()
 	p50 := func(ds []time.Duration) float64 {
@@ -142,4 +154,72 @@ func BenchmarkLatencyAdded(b *testing.B) {
 	b.ReportMetric(d, "direct-p50-µs")
 	b.ReportMetric(p, "proxy-p50-µs")
 	b.ReportMetric(p-d, "added-p50-µs")
+}
+
+// BenchmarkSideBySide interleaves the three modes in rounds of 2,000 requests (16 keep-alive
+// clients) so that a change in background load hits all three alike, and reports each mode's
+// requests/s and the ratios: proxy/direct and journal-on/journal-off (1 - the journal's cost).
+func BenchmarkSideBySide(b *testing.B) {
+	upstream := benchUpstream(b)
+	modes := []struct {
+		name string
+		addr string
+		hc   *fasthttp.HostClient
+		n    int
+		d    time.Duration
+	}{
+		{name: "direct", addr: upstream},
+		{name: "journal-off", addr: benchProxy(b, upstream, false)},
+		{name: "journal-on", addr: benchProxy(b, upstream, true)},
+	}
+	for i := range modes {
+		modes[i].hc = &fasthttp.HostClient{Addr: modes[i].addr, MaxConns: 64}
+	}
+	const round, workers = 2000, 16
+	round1 := func(m int) {
+		mode := &modes[m]
+		uri := "http://" + mode.addr + "/v1/calls/call_1"
+		jobs := make(chan struct{}, round)
+		for range round {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				req := fasthttp.AcquireRequest()
+				resp := fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				for range jobs {
+					benchRequest(req, uri)
+					if err := mode.hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+						b.Errorf("%s: status %d: %v", mode.name, resp.StatusCode(), err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		mode.d += time.Since(start)
+		mode.n += round
+	}
+	for m := range modes {
+		round1(m) // warm up connections
+		modes[m].n, modes[m].d = 0, 0
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 3 * round {
+		for m := range modes {
+			round1(m)
+		}
+	}
+	b.StopTimer()
+	rps := func(m int) float64 { return float64(modes[m].n) / modes[m].d.Seconds() }
+	b.ReportMetric(rps(0), "direct-req/s")
+	b.ReportMetric(rps(1), "journal-off-req/s")
+	b.ReportMetric(rps(2), "journal-on-req/s")
+	b.ReportMetric(rps(2)/rps(0), "proxy/direct")
+	b.ReportMetric(rps(2)/rps(1), "journal-on/off")
 }

@@ -213,32 +213,30 @@ func New(cfg Config) (*Proxy, error) {
 	}
 
 	p.hc = &fasthttp.HostClient{
-		Addr:                          addr,
-		MaxConns:                      4096,
-		ReadTimeout:                   2 * time.Minute,
-		WriteTimeout:                  30 * time.Second,
-		MaxIdleConnDuration:           30 * time.Second,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: true,
-		DisablePathNormalizing:        true,
-		MaxResponseBodySize:           64 << 20,
-		SecureErrorLogMessage:         true,
+		Addr:                     addr,
+		MaxConns:                 4096,
+		ReadTimeout:              2 * time.Minute,
+		WriteTimeout:             30 * time.Second,
+		MaxIdleConnDuration:      30 * time.Second,
+		NoDefaultUserAgentHeader: true,
+		DisablePathNormalizing:   true,
+		MaxResponseBodySize:      64 << 20,
+		SecureErrorLogMessage:    true,
 	}
 	p.srv = &fasthttp.Server{
-		Handler:                       p.handle,
-		ErrorHandler:                  p.handleError,
-		Name:                          "",
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		NoDefaultDate:                 false,
-		ReadBufferSize:                maxHeader,
-		MaxRequestBodySize:            maxBody,
-		DisableHeaderNamesNormalizing: true,
-		ReadTimeout:                   2 * time.Minute,
-		IdleTimeout:                   2 * time.Minute,
-		CloseOnShutdown:               true,
-		SecureErrorLogMessage:         true,
-		Logger:                        fasthttpLogger{p},
+		Handler:               p.handle,
+		ErrorHandler:          p.handleError,
+		Name:                  "",
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		NoDefaultDate:         false,
+		ReadBufferSize:        maxHeader,
+		MaxRequestBodySize:    maxBody,
+		ReadTimeout:           2 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		CloseOnShutdown:       true,
+		SecureErrorLogMessage: true,
+		Logger:                fasthttpLogger{p},
 	}
 	p.pool.New = func() any { return &reqState{p: p} }
 	p.met = newMetrics(p)
@@ -399,13 +397,13 @@ func loopbackHost(h []byte) bool {
 	if !strings.HasPrefix(host, "127.") {
 		return false
 	}
-	parts, v, digits := 0, 0, 0
+	parts, v, digits, start := 0, 0, 0, 0
 	for i := 0; i <= len(host); i++ {
 		if i == len(host) || host[i] == '.' {
-			if digits == 0 || digits > 3 || v > 255 {
-				return false
+			if digits == 0 || digits > 3 || v > 255 || (digits > 1 && host[start] == '0') {
+				return false // empty, too long, too large, or a leading zero (octal to some parsers)
 			}
-			parts, v, digits = parts+1, 0, 0
+			parts, v, digits, start = parts+1, 0, 0, i+1
 			continue
 		}
 		c := host[i]
@@ -483,7 +481,9 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 			mask |= 1 << uint(i)
 		}
 	}
-	idx, d := p.limits.Allow(rec.Client, mask, now)
+	// The limiter runs on the wall clock as journaled (rec.Time), so analysis replaying
+	// the journal through the same limiter reaches the same decisions.
+	idx, d := p.limits.Allow(rec.Client, mask, time.Unix(0, rec.Time))
 	if !d.Allowed {
 		p.rateLimited(ctx, s, now, idx, d)
 		return

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -28,9 +29,17 @@ func TestPassThroughJournalsEveryField(t *testing.T) {
 		t.Errorf("Authorization not forwarded to the target")
 	}
 	h.mustDo(req{path: "/v1/calls/1", headers: hdr("X-Api-Key", key, "X-Retrylab-Op", "op-1")})
+	// Header names are case-insensitive.
+	out := h.raw("GET /v1/calls/2 HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: bearer " + key + "\r\nx-retrylab-op: op-1\r\nconnection: close\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 200") {
+		t.Fatalf("lowercase headers: %q", out)
+	}
 	recs := h.records()
-	if len(recs) != 2 {
-		t.Fatalf("%d records, want 2", len(recs))
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3", len(recs))
+	}
+	if recs[2].Client != journal.HashKey(key) || recs[2].Attempt != 3 {
+		t.Errorf("lowercase headers: record %+v", recs[2])
 	}
 	r := recs[0]
 	want := journal.Record{Seq: 1, Client: journal.HashKey(key), Method: "POST", Path: "/v1/calls", Op: "op-1",
@@ -130,7 +139,7 @@ func TestLoopbackHost(t *testing.T) {
 		{"127.0.0.1", true}, {"127.0.0.1:8080", true}, {"127.1.2.3:1", true}, {"localhost", true},
 		{"LOCALHOST:99", true}, {"[::1]", true}, {"[::1]:8080", true},
 		{"", false}, {"example.com", false}, {"127.0.0.1.nip.io", false}, {"127.0.0.256", false},
-		{"127.0.0.1:80x", false}, {"[::2]:80", false}, {"[::1", false}, {"10.0.0.1", false}, {"127.0.0", false},
+		{"127.0.0.1:80x", false}, {"[::2]:80", false}, {"[::1", false}, {"10.0.0.1", false}, {"127.0.0", false}, {"127.00.0.1", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
@@ -364,4 +373,29 @@ func TestForwardFailureIs502(t *testing.T) {
 	if len(recs) != 1 || recs[0].Err == "" || recs[0].UpstreamStatus != 0 || recs[0].Status != 502 {
 		t.Errorf("records %+v", recs)
 	}
+}
+
+// FuzzLoopbackHost checks that every Host the proxy accepts names a loopback address.
+func FuzzLoopbackHost(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "127.0.0.1:80", "[::1]:8080", "localhost", "example.com", "127.0.0.1.evil", "[::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !loopbackHost([]byte(host)) {
+			return
+		}
+		h := host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			h = hh
+		} else {
+			h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+		}
+		if strings.EqualFold(h, "localhost") {
+			return
+		}
+		ip := net.ParseIP(h)
+		if ip == nil || !ip.IsLoopback() {
+			t.Fatalf("accepted %q, which is not loopback", host)
+		}
+	})
 }

@@ -1,0 +1,668 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/retrylab/retrylab/internal/journal"
+)
+
+// attempt is the part of a journal record the checks need, kept while its operation is
+// in flight.
+type attempt struct {
+	seq      uint64
+	time     int64 // sent (request arrived at the proxy), Unix ns
+	dur      int64 // time the proxy spent on it, ns
+	ra       int64 // Retry-After in ms, journal.NoRetryAfter if none
+	src      int32 // index of the journal
+	no       int32 // attempt number as the proxy counted it
+	status   int32
+	executed bool
+	replayed bool
+	action   string
+	rule     string
+	idemKey  string
+	bodyHash string
+}
+
+// end is when the attempt's response was sent.
+func (a *attempt) end() int64 { return a.time + a.dur }
+
+// retryAt is the earliest time a retry may be sent under the attempt's Retry-After.
+func (a *attempt) retryAt() (int64, bool) {
+	if a.ra < 0 {
+		return 0, false
+	}
+	return a.end() + a.ra*int64(time.Millisecond), true
+}
+
+// opState is one operation in flight.
+type opState struct {
+	key          string
+	hash         uint64 // maphash of key
+	op           string // Record.Op of the first attempt
+	client       *clientState
+	method, path string
+	attempts     []attempt // sorted by time
+	inline       [2]attempt
+	lastEnd      int64
+	maxNo        int      // highest attempt number the proxy gave this operation
+	prev, next   *opState // eviction list, oldest activity first
+	list         *opList  // the list op is on
+}
+
+func (o *opState) first() *attempt { return &o.attempts[0] }
+func (o *opState) last() *attempt  { return &o.attempts[len(o.attempts)-1] }
+
+// add inserts the record's attempt in time order and returns it.
+func (o *opState) add(r *journal.Record, src int) *attempt {
+	a := attempt{
+		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs, src: int32(src),
+		no: int32(r.Attempt), status: int32(r.Status), executed: r.Executed, replayed: r.Replayed,
+		action: r.Action, rule: r.Rule, idemKey: r.IdemKey, bodyHash: r.BodyHash,
+	}
+	if a.dur < 0 {
+		a.dur = 0
+	}
+	o.attempts = append(o.attempts, a)
+	i := len(o.attempts) - 1
+	for i > 0 && o.attempts[i-1].time > a.time {
+		o.attempts[i] = o.attempts[i-1]
+		i--
+	}
+	o.attempts[i] = a
+	if e := a.end(); e > o.lastEnd {
+		o.lastEnd = e
+	}
+	return &o.attempts[i]
+}
+
+// clientState is one client (API key hash).
+type clientState struct {
+	id          string
+	hash        uint64 // mixes the client into per-client hash keys
+	ops         int64
+	attempts    int64
+	rateLimited int64
+	second      timeWindow // attempts in the last second, for the peak rate
+	peak        int
+	rate        []rateScope // rate_limit check state, one per configured limit
+	block       retryBlock  // retry_after check state (client scope)
+	limit       float64     // published sustained limit of the first matching scope
+	burst       float64
+}
+
+// timeWindow holds the times of the attempts of a sliding window, oldest first.
+type timeWindow struct {
+	ts   []int64
+	head int
+}
+
+// push adds t and drops the times that are no longer in (t-w, t]; it returns the number
+// of attempts in the window ending at t.
+func (w *timeWindow) push(t, width int64) int {
+	if w.head > 1024 && w.head*2 > len(w.ts) {
+		n := copy(w.ts, w.ts[w.head:])
+		w.ts = w.ts[:n]
+		w.head = 0
+	}
+	w.ts = append(w.ts, t)
+	i := len(w.ts) - 1
+	for i > w.head && w.ts[i-1] > t { // a late record: keep the window sorted
+		w.ts[i] = w.ts[i-1]
+		i--
+	}
+	w.ts[i] = t
+	newest := w.ts[len(w.ts)-1]
+	for w.head < len(w.ts) && w.ts[w.head] <= newest-width {
+		w.head++
+	}
+	// count the attempts in (t-width, t]
+	if i == len(w.ts)-1 {
+		return len(w.ts) - w.head
+	}
+	n := 0
+	for j := i; j >= w.head && w.ts[j] > t-width; j-- {
+		n++
+	}
+	return n
+}
+
+// secStat counts one second's traffic for the fault-window amplification.
+type secStat struct {
+	sec      int64
+	attempts int64
+	newOps   int64
+	faults   int64
+}
+
+const secRing = 128
+
+// engine runs the checks over the merged, time-ordered records.
+type engine struct {
+	cfg     *Config
+	names   []string
+	checks  []checker
+	attHook []checker
+	opHook  []checker
+
+	seed         maphash.Seed
+	ops          *opTable // by maphash of the key; collisions go to opsCollided
+	opsCollided  map[string]*opState
+	open         opList // operations that may still be retried, by last activity
+	done         opList // operations whose latest attempt succeeded (2xx)
+	free         []*opState
+	clients      map[string]*clientState
+	clientList   []*clientState
+	lastClient   *clientState
+	nonRetryable [1000]bool
+
+	records int64
+	first   int64
+	now     int64
+	late    int64
+	maxRA   int64
+	horizon int64
+
+	totals  Totals
+	lat     *hist // end to end per operation
+	attLat  *hist // per attempt
+	secs    [secRing]secStat
+	faultAt int64 // attempts in fault seconds (folded)
+	faultOp int64 // operations started in fault seconds (folded)
+	idem    Idempotency
+}
+
+// maxHorizonRA caps the Retry-After that lengthens the eviction horizon, so a "huge"
+// Retry-After cannot make the analysis keep every operation in memory.
+const maxHorizonRA = 5 * time.Minute
+
+// horizonSlack is added to the eviction horizon.
+const horizonSlack = 5 * time.Second
+
+func newEngine(cfg *Config, names []string) *engine {
+	e := &engine{
+		cfg:     cfg,
+		names:   names,
+		seed:    maphash.MakeSeed(),
+		ops:     newOpTable(1 << 12),
+		clients: map[string]*clientState{},
+		lat:     newHist(),
+		attLat:  newHist(),
+	}
+	for _, s := range cfg.NonRetryable {
+		if s >= 0 && s < len(e.nonRetryable) {
+			e.nonRetryable[s] = true
+		}
+	}
+	e.checks = newCheckers(cfg)
+	for _, c := range e.checks {
+		h := c.hooks()
+		if h.attempt {
+			e.attHook = append(e.attHook, c)
+		}
+		if h.opDone {
+			e.opHook = append(e.opHook, c)
+		}
+	}
+	e.setHorizon()
+	return e
+}
+
+func (e *engine) setHorizon() {
+	h := e.cfg.MaxRetrySpan
+	if ra := time.Duration(e.maxRA) * time.Millisecond; ra > h {
+		h = ra
+	}
+	e.horizon = int64(h + horizonSlack)
+}
+
+// correlate returns the operation key of a record.
+func (e *engine) correlate(r *journal.Record) string {
+	switch e.cfg.Correlation {
+	case CorrelateHeader:
+		if r.Op != "" {
+			return r.Op
+		}
+	case CorrelateIdemKey:
+		if r.IdemKey != "" {
+			return "k\x00" + r.Client + "\x00" + r.IdemKey
+		}
+	}
+	return "f\x00" + r.Client + "\x00" + r.Method + "\x00" + r.Path + "\x00" + r.BodyHash
+}
+
+func (e *engine) client(id string) *clientState {
+	if c := e.lastClient; c != nil && c.id == id {
+		return c
+	}
+	c := e.clients[id]
+	if c == nil {
+		c = &clientState{id: id, hash: maphash.String(e.seed, id) * 0x9E3779B97F4A7C15}
+		e.clients[id] = c
+		e.clientList = append(e.clientList, c)
+	}
+	e.lastClient = c
+	return c
+}
+
+// isFault reports whether the attempt was answered by a fault rule.
+func isFault(action string) bool {
+	switch action {
+	case "", journal.ActionForward, journal.ActionRateLimit, journal.ActionReject:
+		return false
+	}
+	return true
+}
+
+// process handles one record.
+func (e *engine) process(r *journal.Record, src int) {
+	if e.records == 0 {
+		e.first, e.now = r.Time, r.Time
+	}
+	e.records++
+	if r.Time < e.now {
+		e.late++
+	} else {
+		e.now = r.Time
+	}
+	if r.RetryAfterMs > e.maxRA {
+		e.maxRA = min(r.RetryAfterMs, int64(maxHorizonRA/time.Millisecond))
+		e.setHorizon()
+	}
+
+	key := e.correlate(r)
+	h := maphash.String(e.seed, key)
+	op := e.lookup(h, key)
+	newOp := op == nil
+	if newOp {
+		op = e.newOp(key, r)
+		op.hash = h
+		e.store(op)
+		op.client.ops++
+	} else {
+		op.list.unlink(op)
+	}
+	a := op.add(r, src)
+	if r.Attempt > op.maxNo {
+		op.maxNo = r.Attempt
+	}
+	// Done: the latest attempt succeeded and no earlier attempt is still missing (the
+	// proxy numbered this one beyond what was seen: a slow attempt not yet written).
+	if l := op.last(); l.status >= 200 && l.status < 300 && len(op.attempts) >= op.maxNo {
+		e.done.pushBack(op)
+	} else {
+		e.open.pushBack(op)
+	}
+
+	cl := op.client
+	cl.attempts++
+	if n := cl.second.push(r.Time, int64(time.Second)); n > cl.peak {
+		cl.peak = n
+	}
+	e.totals.Attempts++
+	fault := isFault(r.Action)
+	if fault {
+		e.totals.Faults++
+	}
+	if r.Action == journal.ActionRateLimit {
+		e.totals.RateLimited++
+		cl.rateLimited++
+	}
+	if r.Executed {
+		e.totals.SideEffects++
+	}
+	e.attLat.add(a.dur)
+	e.countSecond(r.Time, newOp, fault)
+
+	for _, c := range e.attHook {
+		c.attempt(e, op, a)
+	}
+	e.evict(e.now-e.horizon, e.now-int64(horizonSlack))
+}
+
+// lookup finds the operation in flight with key (hash h is its maphash).
+func (e *engine) lookup(h uint64, key string) *opState {
+	op := e.ops.get(h)
+	if op == nil || op.key == key {
+		return op
+	}
+	return e.opsCollided[key]
+}
+
+// store adds op; a hash already taken by another key (about once in 2^64/ops) goes to
+// the collision map.
+func (e *engine) store(op *opState) {
+	other := e.ops.get(op.hash)
+	if other == nil {
+		e.ops.put(op.hash, op)
+		return
+	}
+	if other.key == op.key {
+		panic("analysis: operation stored twice: " + op.key)
+	}
+	if e.opsCollided == nil {
+		e.opsCollided = map[string]*opState{}
+	}
+	e.opsCollided[op.key] = op
+}
+
+func (e *engine) remove(op *opState) {
+	if e.ops.get(op.hash) == op {
+		e.ops.del(op.hash)
+		return
+	}
+	delete(e.opsCollided, op.key)
+}
+
+func (e *engine) newOp(key string, r *journal.Record) *opState {
+	var op *opState
+	if n := len(e.free); n > 0 {
+		op = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		op = &opState{}
+	}
+	op.key, op.op = key, r.Op
+	op.client = e.client(r.Client)
+	op.method, op.path = r.Method, r.Path
+	op.attempts = op.inline[:0]
+	op.lastEnd, op.maxNo = 0, 0
+	return op
+}
+
+// opList is a doubly linked list of operations, oldest activity first.
+type opList struct{ head, tail *opState }
+
+func (l *opList) pushBack(op *opState) {
+	op.prev, op.next, op.list = l.tail, nil, l
+	if l.tail != nil {
+		l.tail.next = op
+	} else {
+		l.head = op
+	}
+	l.tail = op
+}
+
+func (l *opList) unlink(op *opState) {
+	if op.prev != nil {
+		op.prev.next = op.next
+	} else {
+		l.head = op.next
+	}
+	if op.next != nil {
+		op.next.prev = op.prev
+	} else {
+		l.tail = op.prev
+	}
+	op.prev, op.next, op.list = nil, nil, nil
+}
+
+// evict finalises the operations that can get no more attempts: those still open whose
+// last activity is before openLimit, and those whose latest attempt succeeded whose last
+// activity is before doneLimit.
+func (e *engine) evict(openLimit, doneLimit int64) {
+	for op := e.open.head; op != nil && op.lastEnd < openLimit; op = e.open.head {
+		e.finalize(op)
+	}
+	for op := e.done.head; op != nil && op.lastEnd < doneLimit; op = e.done.head {
+		e.finalize(op)
+	}
+}
+
+// finalize runs the per-operation checks and totals, then recycles op.
+func (e *engine) finalize(op *opState) {
+	op.list.unlink(op)
+	e.remove(op)
+	n := len(op.attempts)
+	first, last := op.first(), op.last()
+	e.totals.Operations++
+	e.totals.Retries += int64(n - 1)
+	if n > e.totals.MaxAttempts {
+		e.totals.MaxAttempts = n
+	}
+	switch {
+	case last.status >= 200 && last.status < 300:
+		e.totals.Succeeded++
+	default:
+		e.totals.Failed++
+		if retryableStatus(int(last.status)) {
+			e.totals.Abandoned++
+		}
+	}
+	e.lat.add(last.end() - first.time)
+	for _, c := range e.opHook {
+		c.opDone(e, op)
+	}
+	if cap(op.attempts) > 64 { // do not keep a huge slice of an unbounded operation
+		op.attempts = nil
+	}
+	clear(op.attempts)
+	op.client = nil
+	e.free = append(e.free, op)
+}
+
+// retryableStatus reports whether a failed attempt's status invites a retry: no response,
+// 408, 429 or 5xx.
+func retryableStatus(s int) bool {
+	return s == 0 || s == 408 || s == 429 || s >= 500
+}
+
+func (e *engine) countSecond(t int64, newOp, fault bool) {
+	sec := t / int64(time.Second)
+	s := &e.secs[uint64(sec)%secRing]
+	if s.sec != sec {
+		if sec < s.sec { // far too late: the slot now holds a newer second
+			return
+		}
+		e.foldSecond(s)
+		*s = secStat{sec: sec}
+	}
+	s.attempts++
+	if newOp {
+		s.newOps++
+	}
+	if fault {
+		s.faults++
+	}
+}
+
+func (e *engine) foldSecond(s *secStat) {
+	if s.faults > 0 {
+		e.faultAt += s.attempts
+		e.faultOp += s.newOps
+	}
+}
+
+// ref cites attempt a of op as evidence.
+func (e *engine) ref(op *opState, a *attempt) AttemptRef {
+	ar := AttemptRef{
+		Seq:          a.seq,
+		Time:         time.Unix(0, a.time).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		OffsetMs:     (a.time - e.first) / int64(time.Millisecond),
+		Attempt:      int(a.no),
+		Method:       op.method,
+		Path:         op.path,
+		Status:       int(a.status),
+		Action:       a.action,
+		Rule:         a.rule,
+		RetryAfterMs: a.ra,
+		IdemKey:      a.idemKey,
+	}
+	if len(e.names) > 1 && int(a.src) < len(e.names) {
+		ar.Journal = e.names[a.src]
+	}
+	return ar
+}
+
+// refs cites every attempt of op (the first 10 and the last when there are more).
+func (e *engine) refs(op *opState) []AttemptRef {
+	n := len(op.attempts)
+	out := make([]AttemptRef, 0, min(n, 11))
+	for i := range op.attempts {
+		if i < 10 || i == n-1 {
+			out = append(out, e.ref(op, &op.attempts[i]))
+		}
+	}
+	return out
+}
+
+// violation builds a violation of op citing all its attempts.
+func (e *engine) violation(op *opState, msg, expected string) Violation {
+	return Violation{Client: op.client.id, Op: op.op, Message: msg, Expected: expected, Attempts: e.refs(op)}
+}
+
+// Analyze reads one or more journals in one pass, merged by time, runs every check and
+// returns the report with the configuration's thresholds (or the default gates) applied.
+// Memory is bounded by the operations in flight and the clients, not the journals'
+// length. When ctx is cancelled, Analyze returns what it has read as a report with
+// Partial set, together with an error wrapping ctx.Err().
+func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("analyze: no journal given")
+	}
+	if _, err := parseGates(cfg.Thresholds); err != nil {
+		return nil, fmt.Errorf("analyze: thresholds: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	started := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	names := make([]string, len(srcs))
+	m := &merger{}
+	for i, s := range srcs {
+		names[i] = s.Name
+		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64), window: int64(cfg.ReorderWindow)}
+		m.srcs = append(m.srcs, st)
+		go readSource(ctx, s, st.ch, st.free)
+	}
+	e := newEngine(&cfg, names)
+	var runErr error
+	for {
+		en, src, err := m.next(ctx)
+		if err != nil {
+			runErr = err
+			break
+		}
+		if en.r == nil {
+			break
+		}
+		e.process(en.r, src)
+		m.srcs[src].release(en.b)
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("analyze: %w", runErr)
+	}
+	rep := e.report(m)
+	rep.Run.AnalyzedIn = time.Since(started).Seconds()
+	if runErr != nil {
+		rep.Partial = true
+		rep.Run.Warnings = append(rep.Run.Warnings, "analysis interrupted: the report covers part of the journals")
+		return rep, fmt.Errorf("analyze: interrupted: %w", runErr)
+	}
+	return rep, nil
+}
+
+// AnalyzeFiles analyses the journals at paths ("-" is standard input).
+func AnalyzeFiles(ctx context.Context, cfg Config, paths ...string) (*Report, error) {
+	srcs := make([]Source, 0, len(paths))
+	for _, p := range paths {
+		if p == "-" {
+			srcs = append(srcs, Source{Name: "-", R: os.Stdin})
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+		defer f.Close()
+		srcs = append(srcs, Source{Name: p, R: f})
+	}
+	return Analyze(ctx, cfg, srcs...)
+}
+
+// report finalises every operation and check and assembles the report.
+func (e *engine) report(m *merger) *Report {
+	e.evict(math.MaxInt64, math.MaxInt64)
+	for i := range e.secs {
+		e.foldSecond(&e.secs[i])
+		e.secs[i] = secStat{}
+	}
+	for _, c := range e.checks {
+		c.finish(e)
+	}
+	rep := &Report{Version: ReportVersion, Run: e.cfg.Run, Idempotency: e.idem}
+	rep.Run.Journals = slices.Clone(e.names)
+	rep.Run.Records = e.records
+	rep.Run.TornLines, rep.Run.BadLines = 0, 0
+	for _, s := range m.srcs {
+		if s.last == nil {
+			continue
+		}
+		rep.Run.TornLines += s.last.torn
+		rep.Run.BadLines += len(s.last.bad)
+		for i, err := range s.last.bad {
+			if i == 5 {
+				rep.Run.Warnings = append(rep.Run.Warnings, fmt.Sprintf("%s: %d more malformed lines", e.names[s.idx], len(s.last.bad)-5))
+				break
+			}
+			rep.Run.Warnings = append(rep.Run.Warnings, err.Error())
+		}
+	}
+	if e.records == 0 {
+		rep.Run.Warnings = append(rep.Run.Warnings, "the journals hold no records: nothing was judged")
+	}
+	if e.late > 0 {
+		rep.Run.Warnings = append(rep.Run.Warnings, fmt.Sprintf(
+			"%d records arrived more than %v out of time order and were analysed late", e.late, e.cfg.ReorderWindow))
+	}
+	if rep.Run.DurationS == 0 && e.records > 0 {
+		rep.Run.DurationS = round3(float64(e.now-e.first) / 1e9)
+	}
+	if rep.Run.Started == "" && e.records > 0 {
+		rep.Run.Started = time.Unix(0, e.first).UTC().Format(time.RFC3339)
+	}
+
+	t := e.totals
+	t.Clients = len(e.clientList)
+	if t.Operations > 0 {
+		t.SuccessRate = float64(t.Succeeded) / float64(t.Operations)
+		t.AttemptsPerOp = round3(float64(t.Attempts) / float64(t.Operations))
+	}
+	rep.Totals = t
+	rep.Latency = e.lat.latency()
+	rep.AttemptLatency = e.attLat.latency()
+
+	for _, c := range e.checks {
+		rep.Checks = append(rep.Checks, c.base().result())
+	}
+	for _, c := range e.checks {
+		if d, ok := c.(*duplicateCheck); ok {
+			rep.Totals.Duplicates = d.extra
+		}
+	}
+	sort.Slice(e.clientList, func(i, j int) bool { return e.clientList[i].id < e.clientList[j].id })
+	rep.Clients = make([]ClientStats, 0, len(e.clientList))
+	for _, c := range e.clientList {
+		rep.Clients = append(rep.Clients, ClientStats{
+			Client:      c.id,
+			Name:        e.cfg.ClientNames[c.id],
+			Operations:  c.ops,
+			Attempts:    c.attempts,
+			RateLimited: c.rateLimited,
+			PeakRate:    float64(c.peak),
+			Limit:       c.limit,
+			Burst:       c.burst,
+		})
+	}
+	rep.Metrics = buildMetrics(rep, e)
+	_ = rep.ApplyGates(e.cfg.Thresholds, "profile") // validated before the pass
+	return rep
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/retrylab/retrylab/analysis"
+	"github.com/retrylab/retrylab/internal/journal"
+)
+
+// runCLI runs loadgen with args and returns its exit status, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, &stdout, &stderr)
+	code := exitCode(err, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageAndInvalidProfiles(t *testing.T) {
+	dir := t.TempDir()
+	good := "version: 1\nduration: 2s\nload:\n  rate: 10/s\nfaults:\n  - action: respond\n    status: 503\n    probability: 0.5\n"
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr []string
+	}{
+		{"no command", nil, 2, []string{"Error: no command given"}},
+		{"unknown command", []string{"explode"}, 2, []string{`unknown command "explode"`}},
+		{"run without profile", []string{"run"}, 2, []string{"want exactly one PROFILE"}},
+		{"unknown flag", []string{"run", "--nope", "x.yaml"}, 2, []string{"unknown flag: --nope"}},
+		{"missing file", []string{"run", filepath.Join(dir, "none.yaml")}, 3, []string{"read profile", "no such file"}},
+		{"misspelled field", []string{"run", writeFile(t, dir, "a.yaml", strings.Replace(good, "rate:", "rat:", 1))}, 2,
+			[]string{"a.yaml:4: load.rat: unknown field (did you mean \"rate\"?)"}},
+		{"negative rate", []string{"run", writeFile(t, dir, "b.yaml", strings.Replace(good, "10/s", "-5/s", 1))}, 2,
+			[]string{"b.yaml:4: load.rate: \"-5/s\" is negative"}},
+		{"probability above one", []string{"run", writeFile(t, dir, "c.yaml", strings.Replace(good, "0.5", "1.5", 1))}, 2,
+			[]string{"c.yaml:8: faults[0].probability: 1.5 is out of range [0, 1]"}},
+		{"bad threshold", []string{"run", writeFile(t, dir, "d.yaml", good+"thresholds:\n  - retry_afterr.violations == 0\n")}, 2,
+			[]string{"d.yaml:10: thresholds[0]:", "unknown metric"}},
+		{"bad gate flag", []string{"run", writeFile(t, dir, "e.yaml", good), "--gate", "latency.p99 <<< 2s"}, 2,
+			[]string{"--gate \"latency.p99 <<< 2s\""}},
+		{"bad rate flag", []string{"run", writeFile(t, dir, "f.yaml", good), "--rate", "fast"}, 2, []string{"--rate \"fast\""}},
+		{"unknown policy flag", []string{"run", writeFile(t, dir, "g.yaml", good), "--policy", "yolo"}, 2,
+			[]string{"client.policy: \"yolo\" is not a reference client"}},
+		{"attack off loopback", []string{"attack", writeFile(t, dir, "h.yaml", good), "--url", "http://10.1.2.3:80"}, 2,
+			[]string{"not on loopback"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"run", "attack", "analyze", "plot", "gate"} {
+		t.Run(cmd, func(t *testing.T) {
+			code, _, stderr := runCLI(t, cmd, "--help")
+			if code != 0 {
+				t.Errorf("exit %d, want 0", code)
+			}
+			for _, w := range []string{"Usage: loadgen " + cmd, "Arguments:", "Options:", "Examples:"} {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("help lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func writeReport(t *testing.T, dir string, rep *analysis.Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := analysis.WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "report.json", b.String())
+}
+
+func TestGate(t *testing.T) {
+	dir := t.TempDir()
+	rep := &analysis.Report{Version: 1, Verdict: "pass", Metrics: map[string]float64{
+		"duplicate_side_effects": 0, "duplicate_side_effects.violations": 0, "latency.p99": 2500, "success_rate": 0.999,
+		"retry_after.violations": 3,
+	}}
+	path := writeReport(t, dir, rep)
+	tests := []struct {
+		name  string
+		gates []string
+		code  int
+		out   []string
+	}{
+		{"all pass", []string{"duplicate_side_effects == 0", "success_rate >= 99.5%"}, 0, []string{"PASS  duplicate_side_effects == 0", "verdict: pass"}},
+		{"latency fails", []string{"latency.p99 < 2s"}, 1, []string{"FAIL  latency.p99 < 2s", "verdict: fail"}},
+		{"violations fail", []string{"retry_after.violations == 0"}, 1, []string{"FAIL  retry_after.violations == 0"}},
+		{"bad expression", []string{"latency.p99 <"}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"gate", path}
+			for _, g := range tt.gates {
+				args = append(args, "--gate", g)
+			}
+			code, stdout, stderr := runCLI(t, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			for _, w := range tt.out {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestAnalyze analyses a hand-written journal: one operation retried 200 ms after a 503 that
+// announced Retry-After: 1 (a retry_after violation), one that behaved.
+func TestAnalyze(t *testing.T) {
+	dir := t.TempDir()
+	const s = int64(1_700_000_000_000_000_000)
+	recs := []journal.Record{
+		{Time: s, Client: "k_a", Method: "POST", Path: "/v1/calls", Op: "op-1", Attempt: 1, Action: "respond", Rule: "b", Status: 503, RetryAfterMs: 1000, DurNs: 1e6},
+		{Time: s + 201e6, Client: "k_a", Method: "POST", Path: "/v1/calls", Op: "op-1", Attempt: 2, Action: "forward", Status: 201, UpstreamStatus: 201, Executed: true, RetryAfterMs: -1, DurNs: 1e6},
+		{Time: s + 300e6, Client: "k_a", Method: "POST", Path: "/v1/calls", Op: "op-2", Attempt: 1, Action: "respond", Rule: "b", Status: 503, RetryAfterMs: 1000, DurNs: 1e6},
+		{Time: s + 1400e6, Client: "k_a", Method: "POST", Path: "/v1/calls", Op: "op-2", Attempt: 2, Action: "forward", Status: 201, UpstreamStatus: 201, Executed: true, RetryAfterMs: -1, DurNs: 1e6},
+	}
+	var buf []byte
+	for i := range recs {
+		recs[i].Seq = uint64(i + 1)
+		buf = journal.AppendRecord(buf, &recs[i])
+	}
+	jpath := writeFile(t, dir, "journal.jsonl", string(buf))
+	out := filepath.Join(dir, "out")
+
+	code, stdout, stderr := runCLI(t, "analyze", jpath, "--out", out, "--gate", "retry_after.violations == 0")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Verdict string `json:"verdict"`
+		Checks  []struct {
+			ID         string `json:"id"`
+			Violations int    `json:"violations"`
+		} `json:"checks"`
+		Totals struct {
+			Operations int `json:"operations"`
+			Attempts   int `json:"attempts"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != "fail" || rep.Totals.Operations != 2 || rep.Totals.Attempts != 4 {
+		t.Errorf("verdict %q operations %d attempts %d, want fail 2 4", rep.Verdict, rep.Totals.Operations, rep.Totals.Attempts)
+	}
+	for _, c := range rep.Checks {
+		want := 0
+		if c.ID == "retry_after" {
+			want = 1
+		}
+		if c.Violations != want {
+			t.Errorf("%s: %d violations, want %d", c.ID, c.Violations, want)
+		}
+	}
+	for _, f := range []string{"report.json", "report.md", "junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+}
+
+// TestRunEndToEnd is the foundation's promise: the compliant reference client passes a
+// brownout and a client that ignores Retry-After fails it with retry_after violations.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run")
+	}
+	tests := []struct {
+		policy   string
+		wantCode int
+		wantRA   bool
+	}{
+		{"compliant", 0, false},
+		{"ignores-retry-after", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			code, stdout, stderr := runCLI(t, "run", "testdata/brownout-short.yaml", "--policy", tt.policy, "--out", out, "--quiet", "--no-charts")
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
+			}
+			dirs, _ := filepath.Glob(filepath.Join(out, "*-brownout-short"))
+			if len(dirs) != 1 {
+				t.Fatalf("results directories: %v", dirs)
+			}
+			for _, f := range []string{"journal.jsonl", "results.bin", "report.json", "report.md", "junit.xml", "profile.yaml"} {
+				if _, err := os.Stat(filepath.Join(dirs[0], f)); err != nil {
+					t.Errorf("missing %s", f)
+				}
+			}
+			f, err := os.Open(filepath.Join(dirs[0], "report.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rep, err := analysis.ReadReport(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ra := rep.Metrics["retry_after.violations"]
+			if (ra > 0) != tt.wantRA {
+				t.Errorf("retry_after.violations = %v, want > 0: %v", ra, tt.wantRA)
+			}
+			if !strings.Contains(stdout, "retry_after") {
+				t.Errorf("summary lacks the checks:\n%s", stdout)
+			}
+		})
+	}
+}

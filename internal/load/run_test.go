@@ -1,0 +1,344 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/retrylab/retrylab/internal/profile"
+)
+
+// recorder is a loopback server that records the arrival of every request and answers
+// with handle (200 when nil).
+type recorder struct {
+	*httptest.Server
+	mu     sync.Mutex
+	at     []time.Time
+	ops    map[string]int
+	handle func(w http.ResponseWriter, r *http.Request, nthOfOp int)
+}
+
+func newRecorder(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, nthOfOp int)) *recorder {
+	t.Helper()
+	rc := &recorder{ops: map[string]int{}, handle: handle}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		_, _ = io.Copy(io.Discard, r.Body)
+		op := r.Header.Get(profile.DefaultOpHeader)
+		rc.mu.Lock()
+		rc.at = append(rc.at, now)
+		rc.ops[op]++
+		n := rc.ops[op]
+		rc.mu.Unlock()
+		if rc.handle != nil {
+			rc.handle(w, r, n)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// perSecond counts arrivals per second from the first one.
+func (rc *recorder) perSecond(n int) []int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]int, n)
+	if len(rc.at) == 0 {
+		return out
+	}
+	t0 := rc.at[0]
+	for _, a := range rc.at {
+		if i := int(a.Sub(t0) / time.Second); i < n {
+			out[i]++
+		}
+	}
+	return out
+}
+
+func loadProfile(l profile.LoadSpec, d time.Duration, policy string) *profile.Profile {
+	p := testProfile()
+	p.Load = l
+	p.Duration = dur(d)
+	p.Client = profile.ClientUnderTest{Kind: profile.KindReference, Policy: policy, BaseDelay: dur(time.Millisecond)}
+	p.ApplyDefaults()
+	return p
+}
+
+// TestRunShapes runs every shape against a loopback server and compares the requests the
+// server saw in each second with the plan. Tolerance: a hit due within a few ms of a second
+// boundary may land on either side of it, and the test shares 2 cores with the race
+// detector and other packages' tests: 3 requests plus 5% per second; the pacer's dropped
+// hits (stalls over 100 ms) must stay under 2% of the plan.
+func TestRunShapes(t *testing.T) {
+	tests := []struct {
+		name string
+		spec profile.LoadSpec
+		d    time.Duration
+	}{
+		{"constant", profile.LoadSpec{Shape: "constant", Rate: 100}, 2 * time.Second},
+		{"ramp", profile.LoadSpec{Shape: "ramp", From: 20, To: 180}, 2 * time.Second},
+		{"step", profile.LoadSpec{Shape: "step", Steps: steps(profile.Step{Rate: 40, Duration: dur(time.Second)}, profile.Step{Rate: 160, Duration: dur(time.Second)})}, 2 * time.Second},
+		{"sine", profile.LoadSpec{Shape: "sine", Rate: 100, Amplitude: 60, Period: dur(2 * time.Second)}, 2 * time.Second},
+		{"burst", profile.LoadSpec{Shape: "burst", Rate: 50, BurstRate: 150, BurstDuration: dur(time.Second), BurstEvery: dur(2 * time.Second)}, 3 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newRecorder(t, nil)
+			p := loadProfile(tc.spec, tc.d, "no-retry")
+			sum, err := Run(context.Background(), Config{Profile: p, BaseURL: rc.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, _ := NewPacer(tc.spec, tc.d)
+			want := perSecond(simulate(t, plan, -1, 0), tc.d)
+			got := rc.perSecond(len(want))
+			for i := range want {
+				tol := 3 + want[i]/20
+				if d := got[i] - want[i]; d > tol || d < -tol {
+					t.Errorf("second %d: server saw %d, want %d ± %d (all %v, plan %v)", i, got[i], want[i], tol, got, want)
+				}
+			}
+			if sum.Sent+sum.Dropped != sum.Planned || sum.Planned != plan.Planned(tc.d) {
+				t.Errorf("planned %d, sent %d, dropped %d; the plan is %d", sum.Planned, sum.Sent, sum.Dropped, plan.Planned(tc.d))
+			}
+			if sum.Dropped > sum.Planned/50 {
+				t.Errorf("dropped %d of %d", sum.Dropped, sum.Planned)
+			}
+			if sum.Succeeded != sum.Sent || sum.Failed != 0 || sum.Interrupted {
+				t.Errorf("summary %+v", sum)
+			}
+			total := int64(0)
+			for _, n := range sum.PerSecond {
+				total += n
+			}
+			if total != sum.Sent || len(sum.PerSecond) != len(want) {
+				t.Errorf("per second %v sums to %d, sent %d", sum.PerSecond, total, sum.Sent)
+			}
+		})
+	}
+}
+
+// TestRunRetriesKeepOp checks that every operation carries a unique op header, kept on
+// each attempt, and that the outcomes and vegeta results describe the operations.
+func TestRunRetriesKeepOp(t *testing.T) {
+	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	p := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 50}, time.Second, "compliant")
+	var results, outcomes bytes.Buffer
+	sum, err := Run(context.Background(), Config{Profile: p, BaseURL: rc.URL, Results: &results, Outcomes: &outcomes, AttackName: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 50 || sum.Succeeded != 50 {
+		t.Fatalf("summary %+v", sum)
+	}
+	rc.mu.Lock()
+	if len(rc.ops) != 50 {
+		t.Errorf("server saw %d operations, want 50", len(rc.ops))
+	}
+	for op, n := range rc.ops {
+		if op == "" || n != 2 {
+			t.Errorf("op %q seen %d times, want 2", op, n)
+		}
+	}
+	rc.mu.Unlock()
+
+	sc := bufio.NewScanner(&outcomes)
+	lines := 0
+	for sc.Scan() {
+		var o Outcome
+		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
+			t.Fatal(err)
+		}
+		lines++
+		if o.Attempts != 2 || o.Status != 201 || o.Error != "" {
+			t.Errorf("outcome %+v: want 2 attempts ending 201", o)
+		}
+		if rc.ops[o.Op] != 2 || o.Client == "" || o.Endpoint == "" || o.Method == "" || o.LatencyMs <= 0 {
+			t.Errorf("outcome %+v does not describe its operation", o)
+		}
+	}
+	if lines != 50 {
+		t.Errorf("%d outcome lines, want 50", lines)
+	}
+
+	dec := vegeta.NewDecoder(&results)
+	seqs := map[uint64]bool{}
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatal(err)
+		}
+		if r.Attack != "t" || r.Code != 201 {
+			t.Errorf("result %+v", r)
+		}
+		seqs[r.Seq] = true
+	}
+	for i := range uint64(50) {
+		if !seqs[i] {
+			t.Errorf("results miss seq %d (vegeta plot needs contiguous Seq)", i)
+		}
+	}
+}
+
+// TestRunDropped caps the workers below what the rate needs: the missing requests are
+// reported as dropped instead of being sent late in a burst.
+func TestRunDropped(t *testing.T) {
+	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		time.Sleep(100 * time.Millisecond)
+	})
+	p := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 100, Workers: 2, MaxWorkers: 2}, time.Second, "no-retry")
+	sum, err := Run(context.Background(), Config{Profile: p, BaseURL: rc.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two workers at 100 ms per request serve about 20 requests in the second.
+	if sum.Planned != 100 || sum.Sent > 35 || sum.Sent < 10 || sum.Dropped != sum.Planned-sum.Sent {
+		t.Fatalf("summary %+v: want 100 planned, about 20 sent, the rest dropped", sum)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if int64(len(rc.at)) != sum.Sent {
+		t.Fatalf("server saw %d requests, summary says %d sent", len(rc.at), sum.Sent)
+	}
+}
+
+// TestRunInterrupted cancels a run whose requests hang: Run returns promptly, marked
+// interrupted, with what was received written.
+func TestRunInterrupted(t *testing.T) {
+	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	p := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 20}, 10*time.Second, "compliant")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	var results bytes.Buffer
+	start := time.Now()
+	sum, err := Run(ctx, Config{Profile: p, BaseURL: rc.URL, Results: &results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Run returned %v after the start (cancelled at 500ms)", el)
+	}
+	if !sum.Interrupted || sum.Sent == 0 || sum.Failed != sum.Sent || sum.Planned > 15 {
+		t.Fatalf("summary %+v: want interrupted, every sent operation failed, about 10 planned", sum)
+	}
+	n := int64(0)
+	dec := vegeta.NewDecoder(&results)
+	for {
+		var r vegeta.Result
+		if dec.Decode(&r) != nil {
+			break
+		}
+		n++
+	}
+	if n != sum.Sent {
+		t.Fatalf("%d results written, %d sent", n, sum.Sent)
+	}
+}
+
+// TestRunDrain bounds the operations still in flight when the load ends.
+func TestRunDrain(t *testing.T) {
+	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	p := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 10}, 500*time.Millisecond, "no-retry")
+	start := time.Now()
+	sum, err := Run(context.Background(), Config{Profile: p, BaseURL: rc.URL, Drain: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Run took %v with a 300ms drain", el)
+	}
+	if sum.Interrupted || sum.Sent != 5 || sum.Failed != 5 {
+		t.Fatalf("summary %+v: want 5 sent, all failed, not interrupted", sum)
+	}
+}
+
+func TestRunProgress(t *testing.T) {
+	rc := newRecorder(t, nil)
+	p := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 20}, time.Second, "no-retry")
+	var buf syncBuffer
+	_, err := Run(context.Background(), Config{Profile: p, BaseURL: rc.URL, Progress: &buf, ProgressEvery: 200 * time.Millisecond,
+		Extra: func() string { return "faults 0" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || strings.Contains(out, "\r") {
+		t.Fatalf("want several plain lines, got %q", out)
+	}
+	if !strings.Contains(lines[0], "| faults 0") || !strings.HasPrefix(lines[len(lines)-1], "load done") {
+		t.Fatalf("progress %q", out)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	good := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 1}, time.Second, "no-retry")
+	goKind := loadProfile(profile.LoadSpec{Shape: "constant", Rate: 1}, time.Second, "")
+	goKind.Client.Kind = profile.KindGo
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no profile", Config{BaseURL: "http://127.0.0.1:1"}},
+		{"no base URL", Config{Profile: good}},
+		{"go kind without a client", Config{Profile: goKind, BaseURL: "http://127.0.0.1:1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tc.cfg); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
