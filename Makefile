@@ -6,7 +6,7 @@ DIST      := dist
 PROFILE   ?= profiles/quickstart.yaml
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-short bench bench-big lint fmt demo demo-broken screenshot soak clean
+.PHONY: all build test test-short bench bench-big bench-proxy lint fmt demo demo-broken screenshot soak clean
 
 all: build
 
@@ -30,6 +30,10 @@ bench:
 ## bench-big: analysis over a generated 5-million-record journal (records/s and peak RSS)
 bench-big:
 	$(GO) run ./analysis/internal/benchjournal -records 5000000
+
+## bench-proxy: faultproxy vs nginx vs direct under wrk, side by side (installs nginx and wrk)
+bench-proxy:
+	./scripts/bench-proxy.sh
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -293,9 +293,11 @@ func (e *engine) process(r *journal.Record, src int) {
 	if r.Attempt > op.maxNo {
 		op.maxNo = r.Attempt
 	}
-	// Done: the latest attempt succeeded and no earlier attempt is still missing (the
-	// proxy numbered this one beyond what was seen: a slow attempt not yet written).
-	if l := op.last(); l.status >= 200 && l.status < 300 && len(op.attempts) >= op.maxNo {
+	// Done: the latest attempt succeeded (a truncated or dribbled 2xx may still be
+	// retried) and no earlier attempt is still missing (the proxy numbered this one
+	// beyond what was seen: a slow attempt not yet written).
+	if l := op.last(); l.status >= 200 && l.status < 300 && len(op.attempts) >= op.maxNo &&
+		l.action != journal.ActionTruncate && l.action != journal.ActionSlowBody {
 		e.done.pushBack(op)
 	} else {
 		e.open.pushBack(op)

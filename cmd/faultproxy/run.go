@@ -184,7 +184,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var prof *profile.Profile
 	if o.profile != "" {
-		if prof, err = profile.Load(o.profile); err != nil {
+		if prof, err = profile.LoadRules(o.profile); err != nil {
 			return err
 		}
 	}

@@ -394,3 +394,37 @@ func TestLongRunBounded(t *testing.T) {
 		})
 	}
 }
+
+func TestLogTicks(t *testing.T) {
+	tests := []struct {
+		name   string
+		lo, hi float64
+		want   []string
+	}{
+		{"latency", 0.15, 1300, []string{"1", "10", "100", "1,000"}},
+		{"sub-millisecond", 0.005, 0.5, []string{"0.01", "0.1"}},
+		{"counts", 0.7, 300000, []string{"1", "10", "100", "1,000", "10,000", "100,000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			minor := 0
+			for _, tk := range (logTicks{}).Ticks(tt.lo, tt.hi) {
+				if tk.Value < tt.lo || tk.Value > tt.hi {
+					t.Errorf("tick %v outside [%v, %v]", tk.Value, tt.lo, tt.hi)
+				}
+				if tk.Label == "" {
+					minor++
+					continue
+				}
+				got = append(got, tk.Label)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("labels = %q, want %q", got, tt.want)
+			}
+			if minor == 0 {
+				t.Error("no minor ticks")
+			}
+		})
+	}
+}

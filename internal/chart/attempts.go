@@ -92,7 +92,7 @@ func attemptsFigure(a *aggregator, in Input) (*figure, error) {
 	}
 	if hi/lo > 20 {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 		p.Y.Min, p.Y.Max = 0.7, hi*2.5
 		p.Y.Label.Text = "operations (log scale)"
 	} else {

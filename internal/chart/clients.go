@@ -99,7 +99,7 @@ func clientsFigure(a *aggregator, in Input) (*figure, error) {
 				return nil, fmt.Errorf("line: %w", err)
 			}
 			l.LineStyle = lineStyle(seriesColors[ci%len(seriesColors)], 1.3)
-			p.Add(l)
+			p.Add(lean{l})
 			if thumbs[ci] == nil {
 				thumbs[ci] = l
 			}

@@ -285,7 +285,7 @@ func (b *bands) add(x0, x1 float64, alpha uint8) {
 // faultAlpha maps the share of attempts a fault answered to a shading opacity: faint
 // for a sprinkle, strong for an outage.
 func faultAlpha(share float64) uint8 {
-	return uint8(math.Min(0x70, 0x0c+share*0x180))
+	return uint8(math.Min(0x50, 0x0c+share*0x120))
 }
 
 // Plot implements plot.Plotter.
@@ -365,3 +365,24 @@ func newScatter(pts []point, xf func(float64) float64, yf func(float64) float64,
 }
 
 func identity(v float64) float64 { return v }
+
+// dataPlotter is a plotter with a data range and a legend thumbnail: gonum's lines and
+// scatters.
+type dataPlotter interface {
+	plot.Plotter
+	plot.DataRanger
+	plot.Thumbnailer
+}
+
+// lean hides a plotter's GlyphBoxes: gonum asks for one box per point to pad the axes, which
+// for thousands of points costs more than drawing them. The axes' own padding is enough.
+type lean struct{ p dataPlotter }
+
+// Plot implements plot.Plotter.
+func (l lean) Plot(c draw.Canvas, p *plot.Plot) { l.p.Plot(c, p) }
+
+// DataRange implements plot.DataRanger.
+func (l lean) DataRange() (xmin, xmax, ymin, ymax float64) { return l.p.DataRange() }
+
+// Thumbnail implements plot.Thumbnailer.
+func (l lean) Thumbnail(c *draw.Canvas) { l.p.Thumbnail(c) }

@@ -82,7 +82,7 @@ func latencyFigure(a *aggregator, _ Input) (*figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(s)
+		p.Add(lean{s})
 		f.add(countLabel("operation end-to-end", a.e2eSamples.seen), s)
 	}
 	if len(veg) > 0 {
@@ -90,7 +90,7 @@ func latencyFigure(a *aggregator, _ Input) (*figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(s)
+		p.Add(lean{s})
 		f.add(countLabel("client-observed (vegeta)", a.vegeta.seen), s)
 	}
 	// 2xx first so failures draw on top of it; limiter rejections last, as crosses.
@@ -106,7 +106,7 @@ func latencyFigure(a *aggregator, _ Input) (*figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(s)
+		p.Add(lean{s})
 		f.add(countLabel(outcomeLabels[oc], counts[oc]), s)
 	}
 	return f, nil

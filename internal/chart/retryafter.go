@@ -38,7 +38,7 @@ func retryAfterFigure(a *aggregator, _ Input) (*figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(s)
+		p.Add(lean{s})
 		f.add(countLabel("honored", a.raHonored.seen), s)
 	}
 	if a.raEarly.seen > 0 {
@@ -46,7 +46,7 @@ func retryAfterFigure(a *aggregator, _ Input) (*figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(s)
+		p.Add(lean{s})
 		f.add(countLabel("too early", a.raEarly.seen), s)
 	}
 	p.X.Min, p.Y.Min = 0, lo

@@ -86,7 +86,7 @@ func rpsFigure(a *aggregator, _ Input) (*figure, error) {
 				}
 				l.LineStyle = lineStyle(outcomeColors[oc], 0.8)
 				l.FillColor = withAlpha(outcomeColors[oc], 0xc8)
-				panel.p.Add(l)
+				panel.p.Add(lean{l})
 				thumbs[oc] = l
 			}
 			if oc == 0 {

@@ -69,3 +69,37 @@ func formatTick(v float64, prec int) string {
 	}
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
+
+// logTicks labels the powers of ten in range (with thousands separators) and puts minor
+// ticks at 2–9 × each, for logarithmic axes.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || lo <= 0 || math.IsInf(hi, 0) {
+		return nil
+	}
+	var ticks []plot.Tick
+	for e := int(math.Floor(math.Log10(lo))); e <= int(math.Ceil(math.Log10(hi))); e++ {
+		base := math.Pow10(e)
+		for m := 1; m <= 9; m++ {
+			v := base * float64(m)
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 {
+				prec := 0
+				if e < 0 {
+					prec = -e
+				}
+				t.Label = formatTick(v, prec)
+				if e >= 3 {
+					t.Label = groupDigits(int64(v))
+				}
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}

@@ -75,7 +75,7 @@ func segments(xs, ys []float64, style func(*plotter.Line)) ([]plot.Plotter, plot
 			return fmt.Errorf("line: %w", err)
 		}
 		style(l)
-		out = append(out, l)
+		out = append(out, lean{l})
 		if first == nil {
 			first = l
 		}
@@ -121,7 +121,7 @@ func latencyAxis(p *plot.Plot, lo, hi float64) (clamp func(float64) float64) {
 	}
 	if lo > 0 && hi/lo > 30 {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 		p.Y.Min = lo / 1.3
 		p.Y.Max = hi * 1.3
 		floor := p.Y.Min

@@ -26,6 +26,7 @@ type reply struct {
 	header map[string]string
 	reset  bool          // close the connection without answering
 	hang   time.Duration // wait this long before answering
+	dateIn time.Duration // send Retry-After as the HTTP-date this long from now
 }
 
 // hit is one request as the scripted server saw it.
@@ -83,6 +84,9 @@ func (s *scripted) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for k, v := range rep.header {
 		w.Header().Set(k, v)
+	}
+	if rep.dateIn > 0 {
+		w.Header().Set("Retry-After", time.Now().Add(rep.dateIn).UTC().Format(http.TimeFormat))
 	}
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, `{"ok":true}`)
@@ -151,8 +155,6 @@ func do(t *testing.T, c *http.Client, method, url, body string) (*http.Response,
 
 func TestReferenceTimelines(t *testing.T) {
 	const base = 20 * time.Millisecond
-	// The date is set when the table is built, before the parallel subtests run.
-	future := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(http.TimeFormat) }
 	tests := []struct {
 		name       string
 		policy     string
@@ -202,8 +204,9 @@ func TestReferenceTimelines(t *testing.T) {
 			script: []reply{st(503), st(503), st(503), st(200)}, wantStatus: 200, wantHits: 4,
 			gapLo: []time.Duration{base, 2 * base, 4 * base}, gapHi: []time.Duration{base, 2 * base, 4 * base}, keys: "same"},
 		{name: "no-jitter honors Retry-After as HTTP-date", policy: NoJitter, method: "POST",
-			script: []reply{ra(503, future(3*time.Second)), st(200)}, wantStatus: 200, wantHits: 2,
-			gapLo: []time.Duration{1500 * time.Millisecond}, gapHi: []time.Duration{3*time.Second + DefaultRetryAfterMargin}, keys: "same"},
+			// The date has a resolution of one second: the wait is between 1 and 2 s.
+			script: []reply{{status: 503, dateIn: 2 * time.Second}, st(200)}, wantStatus: 200, wantHits: 2,
+			gapLo: []time.Duration{time.Second}, gapHi: []time.Duration{2*time.Second + DefaultRetryAfterMargin}, keys: "same"},
 		{name: "ignores-retry-after retries after its own backoff", policy: IgnoresRetryAfter, method: "POST",
 			script: []reply{ra(429, "2"), st(200)}, wantStatus: 200, wantHits: 2,
 			gapLo: []time.Duration{base}, gapHi: []time.Duration{2 * base}, keys: "same"},
@@ -325,7 +328,9 @@ func TestGapsNeverShrink(t *testing.T) {
 	}))
 	defer srv.Close()
 	rec := &spanRecorder{base: NewHTTPTransport(), ops: map[string][][2]time.Time{}}
-	c := New(fast(t, Compliant, base), Options{Seed: 1, Transport: rec})
+	p := fast(t, Compliant, base)
+	p.RetryBudget = 0 // every operation makes its 5 attempts
+	c := New(p, Options{Seed: 1, Transport: rec})
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Go(func() {
@@ -919,6 +924,63 @@ func TestLateWakeReReserves(t *testing.T) {
 			}
 			if got := clk.Now().Sub(t0); got != tc.want {
 				t.Fatalf("sent at %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRetryBudget runs operations sequentially: in a total outage the budget cuts retries to
+// its rate, in a brownout where every first attempt fails it never refuses one.
+func TestRetryBudget(t *testing.T) {
+	tests := []struct {
+		name           string
+		failFirst      bool // only each operation's first attempt fails (else every attempt)
+		budget         float64
+		minAtt, maxAtt int
+		wantOK         int
+	}{
+		// 30 first attempts, at most 10 + 1.2·30 retries; deposits while the budget is full
+		// are lost, so at least 1.2·30 - 10.
+		{name: "outage with budget", budget: 1.2, minAtt: 30 + 26, maxAtt: 30 + 46, wantOK: 0},
+		{name: "outage without budget", budget: 0, minAtt: 30 * 5, maxAtt: 30 * 5, wantOK: 0},
+		{name: "brownout with budget", failFirst: true, budget: 1.2, minAtt: 60, maxAtt: 60, wantOK: 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			seen := map[string]int{}
+			total := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				total++
+				seen[r.Header.Get("X-Retrylab-Op")]++
+				n := seen[r.Header.Get("X-Retrylab-Op")]
+				mu.Unlock()
+				if !tc.failFirst || n == 1 {
+					w.WriteHeader(503)
+				}
+			}))
+			defer srv.Close()
+			p := fast(t, Compliant, 100*time.Microsecond)
+			p.GrowGaps, p.RetryBudget = false, tc.budget
+			c := New(p, Options{Seed: 1})
+			ok := 0
+			for i := range 30 {
+				req, _ := http.NewRequest("GET", srv.URL, nil)
+				req.Header.Set("X-Retrylab-Op", strconv.Itoa(i))
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok++
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if total < tc.minAtt || total > tc.maxAtt || ok != tc.wantOK {
+				t.Fatalf("%d attempts, %d succeeded; want %d..%d attempts, %d succeeded", total, ok, tc.minAtt, tc.maxAtt, tc.wantOK)
 			}
 		})
 	}

@@ -66,6 +66,13 @@ type Policy struct {
 	// RateLimit keeps each API key (Authorization header) under the Options.Limits that match
 	// its requests (see Limit).
 	RateLimit bool
+	// RetryBudget bounds retries across operations, as gRPC's retry throttling and
+	// Finagle's retry budget do: every operation deposits RetryBudget tokens (up to
+	// RetryBudgetBurst), every retry spends one, and a retry without a token is not made (the
+	// operation ends with its last outcome). Retries then stay under RetryBudget per operation
+	// whatever fails, so an outage is not multiplied by the attempt cap. 0 = no budget.
+	RetryBudget      float64
+	RetryBudgetBurst float64
 	// BlockOn429 (with RateLimit and HonorRetryAfter) holds every request of an API key that
 	// received a 429 with Retry-After until that time, not only the operation's own retry:
 	// what the retry_after check demands in its client scope.

@@ -33,6 +33,12 @@ const (
 	// UnboundedMaxDelay caps one delay of the unbounded client, so that its missing caps show
 	// within a run of a few minutes.
 	UnboundedMaxDelay = 2 * time.Second
+	// DefaultRetryBudget and DefaultRetryBudgetBurst keep the compliant client's attempts
+	// per operation at most 1 + 1.2 (plus a burst of 10 retries), under the analysis's
+	// default amplification of 2.5, even in a total outage, while a brownout failing half
+	// the attempts (about 1 retry per operation) is never throttled.
+	DefaultRetryBudget      = 1.2
+	DefaultRetryBudgetBurst = 10
 )
 
 // compliant is the policy every other reference client is a variation of.
@@ -51,6 +57,8 @@ func compliant() Policy {
 		GapMargin:        DefaultGapMargin,
 		Keys:             DefaultKeyStrategy,
 		RateLimit:        true,
+		RetryBudget:      DefaultRetryBudget,
+		RetryBudgetBurst: DefaultRetryBudgetBurst,
 	}
 }
 
@@ -58,7 +66,8 @@ func compliant() Policy {
 var references = map[string]func() Policy{
 	// compliant: equal-jitter exponential backoff from 100 ms, Retry-After honored (both
 	// forms) plus a 30 ms margin, one Idempotency-Key per operation, 5 attempts and 30 s
-	// caps, retries only 408, 429, 5xx and network errors, client-side rate limiter.
+	// caps, retries only 408, 429, 5xx and network errors, a retry budget of 1.2 retries
+	// per operation, client-side rate limiter.
 	Compliant: compliant,
 	// naive: immediate retries, no Idempotency-Key, retries 429, 5xx and network errors,
 	// ignores Retry-After, no limiter, 5 attempts.
@@ -94,11 +103,12 @@ var references = map[string]func() Policy{
 		p.Name, p.CheckRetry = Retries4xx, Retries4xxCheckRetry
 		return p
 	},
-	// unbounded: no attempt cap (HardMaxAttempts still applies) and no total-wait cap; one
-	// delay is capped at UnboundedMaxDelay.
+	// unbounded: no attempt cap (HardMaxAttempts still applies), no total-wait cap, no
+	// retry budget; one delay is capped at UnboundedMaxDelay.
 	Unbounded: func() Policy {
 		p := compliant()
 		p.Name, p.MaxAttempts, p.MaxWait, p.MaxDelay = Unbounded, 0, 0, UnboundedMaxDelay
+		p.RetryBudget = 0
 		return p
 	},
 	// no-retry: one attempt, no key, no limiter.

@@ -65,8 +65,9 @@ type Transport struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 	limiter *limiter
 
-	mu  sync.Mutex
-	rnd *rand.Rand
+	mu     sync.Mutex
+	rnd    *rand.Rand
+	tokens float64 // retry budget
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -99,6 +100,10 @@ func NewTransport(p Policy, o Options) *Transport {
 	if p.RateLimit {
 		t.limiter = newLimiter(o.Limits)
 	}
+	if t.policy.RetryBudgetBurst < 1 {
+		t.policy.RetryBudgetBurst = 1
+	}
+	t.tokens = t.policy.RetryBudgetBurst
 	return t
 }
 
@@ -180,6 +185,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if counter != nil {
 			counter.Add()
 		}
+		if attempt == 1 && p.RetryBudget > 0 {
+			t.mu.Lock()
+			t.tokens = min(t.tokens+p.RetryBudget, p.RetryBudgetBurst)
+			t.mu.Unlock()
+		}
 		resp, sent, err := t.send(ctx, req, body, key)
 		end := t.now()
 		if attempt == 1 {
@@ -211,6 +221,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if p.MaxWait > 0 && end.Add(wait).After(first.Add(p.MaxWait-spanMargin)) {
 			return final(resp, err, attempt, fmt.Sprintf("next retry in %v is past the %v wait cap", wait.Round(time.Millisecond), p.MaxWait))
 		}
+		if p.RetryBudget > 0 && !t.spendRetry() {
+			return final(resp, err, attempt, "retry budget exhausted")
+		}
 		if t.limiter != nil && p.BlockOn429 && governed && resp.StatusCode == http.StatusTooManyRequests {
 			t.limiter.block(req, end.Add(wait))
 		}
@@ -219,6 +232,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		next, lastEnd = end.Add(wait), end
 	}
+}
+
+// spendRetry takes one token from the retry budget, and reports false when there is none.
+func (t *Transport) spendRetry() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tokens < 1 {
+		return false
+	}
+	t.tokens--
+	return true
 }
 
 // lateWake is how late past its reserved instant an attempt may wake before its

@@ -64,6 +64,16 @@ type Fault interface {
 	Apply(x *Exchange)
 }
 
+var (
+	_ Fault = (*Respond)(nil)
+	_ Fault = (*LoseResponse)(nil)
+	_ Fault = (*Delay)(nil)
+	_ Fault = Reset{}
+	_ Fault = (*Hang)(nil)
+	_ Fault = (*Truncate)(nil)
+	_ Fault = (*SlowBody)(nil)
+)
+
 // Factory builds a Fault from a rule; it validates the rule's fields for its action.
 type Factory func(spec profile.Fault) (Fault, error)
 

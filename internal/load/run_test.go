@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,17 +52,27 @@ func newRecorder(t *testing.T, handle func(w http.ResponseWriter, r *http.Reques
 	return rc
 }
 
-// perSecond counts arrivals per second from the first one.
-func (rc *recorder) perSecond(n int) []int {
+// perSecond counts arrivals per second of the plan. The server does not know when the
+// load started: the start is taken as the median of (arrival - due time) over the first
+// 25 requests, so that one slow first request (a connection being set up) does not shift
+// every second.
+func (rc *recorder) perSecond(n int, due []time.Duration) []int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	out := make([]int, n)
 	if len(rc.at) == 0 {
 		return out
 	}
-	t0 := rc.at[0]
-	for _, a := range rc.at {
-		if i := int(a.Sub(t0) / time.Second); i < n {
+	at := slices.Clone(rc.at)
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	var offs []int64
+	for i := 0; i < len(at) && i < len(due) && i < 25; i++ {
+		offs = append(offs, at[i].Sub(at[0]).Nanoseconds()-int64(due[i]))
+	}
+	slices.Sort(offs)
+	t0 := at[0].Add(time.Duration(offs[len(offs)/2]))
+	for _, a := range at {
+		if i := int(a.Sub(t0) / time.Second); i >= 0 && i < n {
 			out[i]++
 		}
 	}
@@ -104,8 +115,9 @@ func TestRunShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			plan, _ := NewPacer(tc.spec, tc.d)
-			want := perSecond(simulate(t, plan, -1, 0), tc.d)
-			got := rc.perSecond(len(want))
+			due := simulate(t, plan, -1, 0)
+			want := perSecond(due, tc.d)
+			got := rc.perSecond(len(want), due)
 			for i := range want {
 				tol := 3 + want[i]/20
 				if d := got[i] - want[i]; d > tol || d < -tol {

@@ -67,8 +67,23 @@ func Load(path string) (*Profile, error) {
 	return Parse(path, data)
 }
 
+// LoadRules reads a profile for the fault proxy alone: its rules, limits, proxy options and
+// clients are validated as by Load, but duration and load may be absent, since the proxy
+// drives no load.
+func LoadRules(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read profile %s: %w", path, err)
+	}
+	return parse(path, data, true)
+}
+
 // Parse decodes, defaults and validates a profile; name is the file name used in errors.
 func Parse(name string, data []byte) (*Profile, error) {
+	return parse(name, data, false)
+}
+
+func parse(name string, data []byte, rulesOnly bool) (*Profile, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{Problems: []*FieldError{syntaxError(name, err)}}
@@ -89,6 +104,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 	}
 	p.Path = name
 	p.lines = idx.lines
+	p.rulesOnly = rulesOnly
 	p.ApplyDefaults()
 	if probs := p.validate(); len(probs) > 0 {
 		for _, pr := range probs {

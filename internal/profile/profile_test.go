@@ -175,3 +175,21 @@ func TestEveryProblemReported(t *testing.T) {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+func TestLoadRules(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/rules.yaml"
+	if err := os.WriteFile(path, []byte("faults:\n  - {action: respond, status: 503, retry_after: 1s}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadRules(path)
+	if err != nil {
+		t.Fatalf("LoadRules: %v", err)
+	}
+	if len(p.Faults) != 1 || p.Faults[0].RetryAfterForm != RAFormSeconds {
+		t.Errorf("faults: %+v", p.Faults)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "duration: required") {
+		t.Errorf("Load without duration: %v", err)
+	}
+}

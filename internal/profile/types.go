@@ -14,6 +14,8 @@ type Profile struct {
 	Path string `yaml:"-"`
 	// lines maps field paths to their line in the file (for errors found after loading).
 	lines map[string]int
+	// rulesOnly marks a profile loaded for the proxy alone (LoadRules): no load is required.
+	rulesOnly bool
 
 	Version     int      `yaml:"version"` // format version, 1
 	Name        string   `yaml:"name"`

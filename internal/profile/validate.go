@@ -230,7 +230,7 @@ func (p *Profile) validate() []*FieldError {
 	if p.Version != 1 {
 		ps.add("version", "unsupported version %d (this retrylab reads version 1)", p.Version)
 	}
-	if p.Duration <= 0 {
+	if p.Duration <= 0 && !p.rulesOnly {
 		ps.add("duration", "required: how long the load runs, e.g. 20s")
 	}
 	if p.Target != "builtin" {
@@ -243,7 +243,9 @@ func (p *Profile) validate() []*FieldError {
 	default:
 		ps.add("builtin.idempotency", "%q is not replay-success or replay-all", p.Builtin.Idempotency)
 	}
-	p.validateLoad(&ps)
+	if !p.rulesOnly || p.Load.Rate > 0 || p.Load.Shape != ShapeConstant {
+		p.validateLoad(&ps)
+	}
 
 	keys := map[string]bool{}
 	names := map[string]bool{}

@@ -301,6 +301,8 @@ type reqState struct {
 	status [3]byte
 }
 
+var _ fault.Host = (*reqState)(nil)
+
 // Forward implements fault.Host.
 func (s *reqState) Forward(x *fault.Exchange) error { return s.p.forward(x) }
 

@@ -36,8 +36,11 @@
 // (and, past 524,288 of them, oldest first), and past 262,144 resources the oldest are
 // forgotten. The ledger keeps one counter per executed operation id.
 //
-// The target never injects faults itself (that is the fault proxy's job); it only adds the
-// configured processing latency.
+// The target never injects faults on its own (that is the fault proxy's job); it only adds
+// the configured processing latency. A request carrying X-Retrylab-Fail: 5xx is failed
+// with that status instead of being executed, so that the proxy can make the target
+// itself answer 5xx and the two idempotency contracts differ where they matter: under
+// replay-all that failure is stored and replayed to a retry with the same key.
 package target
 
 import (
@@ -49,6 +52,7 @@ import (
 	"math/rand"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +77,11 @@ const (
 	HeaderReplayed       = "Idempotent-Replayed"
 	HeaderExecuted       = "X-Retrylab-Executed"
 	HeaderAPIKey         = "X-Api-Key"
+	// HeaderFail asks the target to fail the request with the given 5xx status instead of
+	// executing it, as a real API's internal error would (the request is still reserved
+	// and stored under its Idempotency-Key as the contract says). The fault proxy sets it
+	// to exercise the replay-all contract; the target ignores any other value.
+	HeaderFail = "X-Retrylab-Fail"
 )
 
 // MaxBodyBytes is the largest request body accepted; a larger one is answered with 413.
@@ -102,7 +111,7 @@ const (
 // Options configures a Target. Zero values take the defaults noted on each field.
 type Options struct {
 	Latency, LatencyJitter time.Duration // processing latency per request; jitter adds [0, jitter)
-	Idempotency            string        // IdempotencyReplaySuccess (default) or IdempotencyReplayAll
+	Idempotency            string        // IdempotencyReplaySuccess (default; also any unknown value) or IdempotencyReplayAll
 	IdempotencyTTL         time.Duration // how long a stored answer is replayed (default 24h)
 	OpHeader               string        // correlation header (default X-Retrylab-Op)
 	Seed                   int64         // seeds ids, request ids and latency jitter
@@ -272,6 +281,10 @@ func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !t.wait(r) {
 			return
 		}
+		if status, ok := failStatus(r); ok {
+			writeAnswer(w, failAnswer(status, reqID))
+			return
+		}
 		t.get(w, k, id, reqID)
 		return
 	}
@@ -329,6 +342,33 @@ type answer struct {
 	body     []byte
 }
 
+// failStatus reads HeaderFail: a status in 500..599.
+func failStatus(r *http.Request) (int, bool) {
+	v := r.Header.Get(HeaderFail)
+	if v == "" {
+		return 0, false
+	}
+	status, err := strconv.Atoi(v)
+	if err != nil || status < 500 || status > 599 {
+		return 0, false
+	}
+	return status, true
+}
+
+// failAnswer is the error a HeaderFail request gets.
+func failAnswer(status int, reqID string) answer {
+	code := "internal_error"
+	switch status {
+	case http.StatusBadGateway:
+		code = "bad_gateway"
+	case http.StatusServiceUnavailable:
+		code = "service_unavailable"
+	case http.StatusGatewayTimeout:
+		code = "gateway_timeout"
+	}
+	return errorAnswer(status, code, "the request failed on the platform side; retry with backoff", "", reqID)
+}
+
 func (t *Target) create(w http.ResponseWriter, r *http.Request, k *kind, apiKey, reqID string) {
 	if r.ContentLength > MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
@@ -378,16 +418,26 @@ func (t *Target) create(w http.ResponseWriter, r *http.Request, k *kind, apiKey,
 		return
 	}
 
-	a := t.execute(r, k, body, reqID)
+	var a answer
+	if status, ok := failStatus(r); ok {
+		a = failAnswer(status, reqID)
+	} else {
+		a = t.execute(r, k, body, reqID)
+	}
 	if entry != nil {
 		t.complete(ik, entry, a)
 	}
+	if a.status == http.StatusCreated {
+		w.Header().Set(HeaderExecuted, "true")
+	}
+	writeAnswer(w, a)
+}
+
+// writeAnswer writes a fresh (not replayed) answer.
+func writeAnswer(w http.ResponseWriter, a answer) {
 	w.Header().Set("Content-Type", "application/json")
 	if a.location != "" {
 		w.Header().Set("Location", a.location)
-	}
-	if a.status == http.StatusCreated {
-		w.Header().Set(HeaderExecuted, "true")
 	}
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)

@@ -722,3 +722,49 @@ func TestCountBounds(t *testing.T) {
 		t.Errorf("oldest key still replayed past the bound")
 	}
 }
+
+// TestFailHeader: a target-side 5xx is stored and replayed under replay-all only.
+func TestFailHeader(t *testing.T) {
+	fail := map[string]string{HeaderFail: "503"}
+	tests := []struct {
+		name          string
+		contract      string
+		retryStatus   int
+		retryReplayed bool
+		executions    int64
+	}{
+		{"replay-success retries execute", IdempotencyReplaySuccess, 201, false, 1},
+		{"replay-all replays the failure", IdempotencyReplayAll, 503, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg, srv := newServer(t, Options{Idempotency: tt.contract})
+			first := do(t, srv, req{method: "POST", path: "/v1/calls", body: callBody, key: "k", idem: "key-1", op: "op-1", header: fail})
+			if first.status != 503 || errorOf(t, first.body).Code != "service_unavailable" || first.header.Get(HeaderExecuted) != "" {
+				t.Fatalf("failed create = %d %s executed=%q, want 503 service_unavailable, not executed",
+					first.status, first.body, first.header.Get(HeaderExecuted))
+			}
+			retry := do(t, srv, req{method: "POST", path: "/v1/calls", body: callBody, key: "k", idem: "key-1", op: "op-1"})
+			if retry.status != tt.retryStatus || (retry.header.Get(HeaderReplayed) == "true") != tt.retryReplayed {
+				t.Errorf("retry = %d replayed=%q, want %d replayed=%v", retry.status, retry.header.Get(HeaderReplayed),
+					tt.retryStatus, tt.retryReplayed)
+			}
+			if l := tg.Ledger(); l.Executions != tt.executions {
+				t.Errorf("executions = %d, want %d", l.Executions, tt.executions)
+			}
+		})
+	}
+	_, srv := newServer(t, Options{})
+	for _, tc := range []struct {
+		value string
+		want  int
+	}{{"500", 500}, {"504", 504}, {"404", 201}, {"x", 201}} {
+		got := do(t, srv, req{method: "POST", path: "/v1/calls", body: callBody, key: "k", header: map[string]string{HeaderFail: tc.value}})
+		if got.status != tc.want {
+			t.Errorf("%s: %s = %d, want %d", HeaderFail, tc.value, got.status, tc.want)
+		}
+	}
+	if got := do(t, srv, req{method: "GET", path: "/v1/calls/call_x", key: "k", header: fail}); got.status != 503 {
+		t.Errorf("GET with %s = %d, want 503", HeaderFail, got.status)
+	}
+}

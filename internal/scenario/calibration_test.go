@@ -1,0 +1,113 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/retrylab/retrylab/internal/profile"
+)
+
+// calibration is the proof that the oracle is right: every reference client runs every
+// calibration profile of profiles/, and the set of violated checks must be exactly the one
+// docs/CHECKS.md's matrix gives. No false positive for compliant; each broken client caught
+// by the check that names its defect and by no unrelated one.
+var calibration = map[string]map[string][]string{
+	// profile -> policy -> violated checks (sorted)
+}
+
+var calibrationProfiles = []string{"brownout", "lost-responses", "rate-limit-burst", "hard-4xx"}
+
+// calibrationDuration shortens every profile to keep the default test run fast.
+const calibrationDuration = 4 * time.Second
+
+type calibrationResult struct {
+	profile, policy string
+	violated        []string
+	detail          string
+	err             error
+}
+
+func runCalibration(t *testing.T) []calibrationResult {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		results []calibrationResult
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, 8)
+	)
+	for _, name := range calibrationProfiles {
+		for _, policy := range profile.ReferencePolicies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				r := calibrationResult{profile: name, policy: policy}
+				r.violated, r.detail, r.err = calibrate(t.TempDir(), name, policy)
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	sort.Slice(results, func(i, j int) bool {
+		if results[i].profile != results[j].profile {
+			return results[i].profile < results[j].profile
+		}
+		return results[i].policy < results[j].policy
+	})
+	return results
+}
+
+func calibrate(dir, name, policy string) ([]string, string, error) {
+	p, err := profile.Load("../../profiles/" + name + ".yaml")
+	if err != nil {
+		return nil, "", err
+	}
+	p.Duration = profile.Duration(calibrationDuration)
+	p.Client.Kind = profile.KindReference
+	p.Client.Policy = policy
+	res, err := Run(context.Background(), Options{Profile: p, Dir: dir, NoCharts: true})
+	if err != nil {
+		return nil, "", err
+	}
+	var violated []string
+	var detail strings.Builder
+	for _, c := range res.Report.Checks {
+		if c.Violations > 0 {
+			violated = append(violated, c.ID)
+			fmt.Fprintf(&detail, "%s=%d ", c.ID, c.Violations)
+		}
+	}
+	slices.Sort(violated)
+	return violated, detail.String(), nil
+}
+
+func TestCalibration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("calibration runs every reference client end to end")
+	}
+	results := runCalibration(t)
+	for _, r := range results {
+		if r.err != nil {
+			t.Errorf("%s × %s: %v", r.profile, r.policy, r.err)
+			continue
+		}
+		t.Logf("%-18s %-20s %v  %s", r.profile, r.policy, r.violated, r.detail)
+		if os.Getenv("RETRYLAB_CALIBRATION_PRINT") != "" {
+			continue
+		}
+		want := calibration[r.profile][r.policy]
+		if !slices.Equal(r.violated, want) {
+			t.Errorf("%s × %s: violated %v, want %v (%s)", r.profile, r.policy, r.violated, want, r.detail)
+		}
+	}
+}
