@@ -5,23 +5,28 @@ import "fmt"
 func init() { register(CheckAmplification, newAmplificationCheck) }
 
 // amplificationCheck: attempts per operation above the allowed factor, overall (all
-// attempts / all operations) and during fault windows (attempts sent in seconds in which
-// the proxy injected at least one fault / operations started in those seconds). At most
-// two violations: one per scope over the factor.
+// attempts / all operations, against amplification) and during fault windows (attempts
+// sent in seconds in which the proxy injected at least one fault / operations started in
+// those seconds, against fault_window_amplification). At most two violations: one per
+// scope over its factor.
 type amplificationCheck struct {
 	checkBase
-	factor float64
+	factor      float64
+	faultFactor float64
 	// results, kept for the metrics
 	overall, faults float64
 }
 
 func newAmplificationCheck(cfg *Config) checker {
 	c := &amplificationCheck{
-		checkBase: newBase(cfg, CheckAmplification, "Keeps retry amplification bounded"),
-		factor:    cfg.Amplification,
+		checkBase:   newBase(cfg, CheckAmplification, "Keeps retry amplification bounded"),
+		factor:      cfg.Amplification,
+		faultFactor: cfg.FaultWindowAmplification,
 	}
 	c.params["amplification"] = cfg.Amplification
-	c.summary = fmt.Sprintf("attempts per operation at most %g, overall and during fault windows", cfg.Amplification)
+	c.params["fault_window_amplification"] = cfg.FaultWindowAmplification
+	c.summary = fmt.Sprintf("attempts per operation at most %g overall and %g during fault windows",
+		cfg.Amplification, cfg.FaultWindowAmplification)
 	return c
 }
 
@@ -45,11 +50,11 @@ func (c *amplificationCheck) finish(e *engine) {
 			Expected: fmt.Sprintf("at most %g attempts per operation", c.factor),
 		})
 	}
-	if c.faults > c.factor {
+	if c.faults > c.faultFactor {
 		c.add(Violation{
 			Message: fmt.Sprintf("%.2f attempts per operation during fault windows (%d attempts, %d operations started)",
 				c.faults, e.faultAt, e.faultOp),
-			Expected: fmt.Sprintf("at most %g attempts per operation while faults are injected", c.factor),
+			Expected: fmt.Sprintf("at most %g attempts per operation while faults are injected", c.faultFactor),
 		})
 	}
 }

@@ -17,9 +17,14 @@ func TestAmplificationCheck(t *testing.T) {
 	runCheckCases(t, CheckAmplification, []checkCase{
 		{name: "one attempt each", recs: paced("k1", "a", 10, 0, 100), want: 0},
 		{name: "overall at the factor", recs: merge(failing("a", 0, 3), failing("b", 5000, 2)), want: 0},
-		{name: "overall over the factor", recs: merge(failing("a", 0, 3), failing("b", 5000, 3)), want: 2},
-		{name: "only during fault windows", recs: merge(paced("k2", "p", 10, 0, 1000),
-			failing("x", 20000, 4), failing("y", 20050, 4)), want: 1},
+		{name: "overall over the factor", recs: merge(failing("a", 0, 3), failing("b", 5000, 3)), want: 1},
+		{name: "a total outage within the attempt cap", recs: merge(paced("k2", "p", 10, 0, 1000),
+			failing("x", 20000, 5), failing("y", 20050, 5)), want: 0},
+		{name: "fault windows over the attempt cap", recs: merge(paced("k2", "p", 30, 0, 1000),
+			failing("x", 40000, 6), failing("y", 40050, 6)), want: 1},
+		{name: "both over the factor", recs: merge(failing("a", 0, 6), failing("b", 5000, 6)), want: 2},
+		{name: "retry budget in fault windows", cfg: func(c *Config) { c.FaultWindowAmplification = 1.5 },
+			recs: merge(paced("k2", "p", 10, 0, 1000), failing("x", 20000, 4), failing("y", 20050, 4)), want: 1},
 		{name: "configured factor", cfg: func(c *Config) { c.Amplification = 4 },
 			recs: merge(failing("a", 0, 4), failing("b", 5000, 4)), want: 0},
 	})

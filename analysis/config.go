@@ -37,6 +37,10 @@ type Config struct {
 	JitterMinSamples    int           // smallest group of first-retry delays judged for jitter (10)
 	JitterMinSpread     time.Duration // a group whose p90-p10 spread is below this is a retry storm (25ms)
 	Amplification       float64       // allowed attempts per operation (2.5)
+	// FaultWindowAmplification is the allowed attempts per operation started while faults
+	// are injected. Default: MaxAttempts, which a client honoring the attempt cap cannot
+	// exceed even in a total outage; set it lower to demand a retry budget.
+	FaultWindowAmplification float64
 	// RateLimits are the published limits; default: seeds/000+002 (100/s, burst 200/s for 10s).
 	RateLimits []profile.RateLimit
 	// RateLimitTolerance is the fraction over a limit tolerated (0 = none).
@@ -155,6 +159,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Amplification <= 0 {
 		c.Amplification = d.Amplification
+	}
+	if c.FaultWindowAmplification <= 0 {
+		c.FaultWindowAmplification = float64(c.MaxAttempts)
 	}
 	if len(c.RateLimits) == 0 {
 		c.RateLimits = d.RateLimits

@@ -24,9 +24,11 @@ type Limit struct {
 }
 
 // LimiterMargin lengthens every window of the client-side limiter (and slows its
-// sustained rate in proportion), so that requests sent exactly at the limit still arrive
-// under it despite delays on the way.
-const LimiterMargin = 50 * time.Millisecond
+// sustained rate in proportion, and keeps this much burst credit unspent), so that requests
+// sent exactly at the limit still arrive under it when some are delayed on the way more
+// than others: a busy machine that deschedules the client or the server for tens of
+// milliseconds. It costs about 9% of a 1 s window's sustained rate.
+const LimiterMargin = 100 * time.Millisecond
 
 // matches reports whether the limit applies to a request.
 func (l Limit) matches(method, p string) bool {

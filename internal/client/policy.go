@@ -57,9 +57,11 @@ type Policy struct {
 	// left of MaxWait ends the operation with that response.
 	HonorRetryAfter  bool
 	RetryAfterMargin time.Duration // added to every honored Retry-After
-	// GrowGaps makes every backoff gap (measured from the previous response to the next
-	// send, and from send to send) at least GapMargin longer than the previous backoff gap,
-	// so neither wire jitter nor a rate-limiter wait can make gaps shrink.
+	// GrowGaps makes every backoff gap (from the previous response to the moment the next
+	// attempt's headers are written, as the backoff check measures it at the proxy) at least
+	// GapMargin longer than the previous backoff gap, so neither a late wake-up nor a
+	// rate-limiter wait makes the following gap look shorter. Gaps set by Retry-After are
+	// not compared.
 	GrowGaps  bool
 	GapMargin time.Duration
 	Keys      KeyStrategy // nil = no Idempotency-Key

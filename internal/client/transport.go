@@ -393,7 +393,8 @@ func (t *Transport) newUUID() string {
 
 // ParseRetryAfter reads a Retry-After value as of now: delay-seconds ("12") or an
 // HTTP-date. It reports false for an empty, negative, fractional or otherwise malformed
-// value. A date in the past means no wait; delay-seconds too large to represent saturate.
+// value, and for delay-seconds past any 64-bit integer (as the proxy's journal does). A
+// date in the past means no wait; delay-seconds beyond about 34 years saturate there.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -401,10 +402,10 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	if isDigits(v) {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > maxRetryAfterSeconds {
-			return maxRetryAfterSeconds * time.Second, true
+		if err != nil {
+			return 0, false
 		}
-		return time.Duration(n) * time.Second, true
+		return time.Duration(min(n, maxRetryAfterSeconds)) * time.Second, true
 	}
 	at, err := http.ParseTime(v)
 	if err != nil {
@@ -413,7 +414,7 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return max(0, at.Sub(now)), true
 }
 
-// maxRetryAfterSeconds saturates huge delay-seconds (about 31 years).
+// maxRetryAfterSeconds saturates large delay-seconds (about 34 years).
 const maxRetryAfterSeconds = 1 << 30
 
 func isDigits(s string) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf16"
@@ -134,6 +133,7 @@ type decoder struct {
 // span is a field's string value, line[lo:hi].
 type span struct {
 	f      fieldID
+	slot   int32 // intern cache slot to fill with the value, or -1
 	lo, hi int
 }
 
@@ -265,28 +265,28 @@ func (d *decoder) fast(p []byte, r *Record) bool {
 	}
 }
 
-// setSpans copies the spans' bytes into one new string and sets their fields to parts of it.
+// setSpans copies the part of the line that holds the spans into one new string and
+// sets their fields to pieces of it: one allocation per record, however many fields.
 func (d *decoder) setSpans(p []byte, r *Record) {
-	total := 0
+	lo, hi := len(p), 0
 	for _, sp := range d.spans {
-		total += sp.hi - sp.lo
+		if sp.f < numFields {
+			lo, hi = min(lo, sp.lo), max(hi, sp.hi)
+		}
 	}
-	if total == 0 {
+	if hi <= lo {
 		return
 	}
-	var b strings.Builder
-	b.Grow(total)
+	all := string(p[lo:hi])
 	for _, sp := range d.spans {
-		b.Write(p[sp.lo:sp.hi])
-	}
-	all := b.String()
-	off := 0
-	for _, sp := range d.spans {
-		n := sp.hi - sp.lo
-		if sp.f < numFields {
-			setString(r, sp.f, all[off:off+n])
+		if sp.f >= numFields {
+			continue
 		}
-		off += n
+		v := all[sp.lo-lo : sp.hi-lo]
+		setString(r, sp.f, v)
+		if sp.slot >= 0 {
+			d.intern[sp.slot] = v
+		}
 	}
 }
 
@@ -354,22 +354,36 @@ func (d *decoder) value(line []byte, i int, f fieldID, r *Record) (int, bool) {
 		}
 		return n, ok
 	}
-	if !internable[f] {
-		if n, plain := plainString(p); plain {
-			// A later value of a duplicated key replaces this one: drop earlier spans.
-			d.dropSpans(f)
-			d.spans = append(d.spans, span{f, i + 1, i + n - 1})
-			d.spanned |= 1 << f
-			setString(r, f, "")
+	// A string. Every path drops earlier values of a duplicated key first.
+	d.dropSpans(f)
+	n, plain := plainString(p)
+	if !plain {
+		if len(p) == 0 || p[0] != '"' {
+			return 0, false
+		}
+		v, n, ok := d.parseEscaped(p)
+		if !ok {
+			return 0, false
+		}
+		setString(r, f, v)
+		return n, true
+	}
+	setString(r, f, "")
+	b := p[1 : n-1]
+	if len(b) == 0 {
+		return n, true
+	}
+	slot := int32(-1)
+	if internable[f] && d.intern != nil && len(b) <= maxInternLen {
+		slot = d.internSlot(b)
+		if v := d.intern[slot]; v == string(b) {
+			setString(r, f, v)
 			return n, true
 		}
 	}
-	s, n, ok := d.parseString(p, internable[f])
-	if !ok {
-		return 0, false
-	}
-	d.dropSpans(f)
-	setString(r, f, s)
+	// Set by setSpans once the whole record is known to be valid.
+	d.spans = append(d.spans, span{f: f, slot: slot, lo: i + 1, hi: i + n - 1})
+	d.spanned |= 1 << f
 	return n, true
 }
 
@@ -552,20 +566,10 @@ func parseInt(p []byte) (int64, int, bool) {
 	return int64(u), n, true
 }
 
-// parseString decodes the JSON string at the start of p as encoding/json does: escapes
-// decoded, unpaired surrogates and invalid UTF-8 bytes replaced by U+FFFD, control
-// characters refused.
-func (d *decoder) parseString(p []byte, intern bool) (string, int, bool) {
-	if n, plain := plainString(p); plain {
-		return d.str(p[1:n-1], intern), n, true
-	}
-	if len(p) == 0 || p[0] != '"' {
-		return "", 0, false
-	}
-	return d.parseEscaped(p)
-}
-
-// parseEscaped is parseString's slow path for strings with escapes or invalid UTF-8.
+// parseEscaped decodes the JSON string at the start of p (its opening quote) as
+// encoding/json does: escapes decoded, unpaired surrogates and invalid UTF-8 bytes
+// replaced by U+FFFD, control characters refused. It is the slow path for strings with
+// escapes or invalid UTF-8.
 func (d *decoder) parseEscaped(p []byte) (string, int, bool) {
 	b := d.scratch[:0]
 	for j := 1; j < len(p); {
@@ -647,23 +651,12 @@ func hex4(p []byte) rune {
 	return r
 }
 
-// str returns b as a string, interned when asked and the decoder has a cache.
-func (d *decoder) str(b []byte, intern bool) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if !intern || d.intern == nil || len(b) > maxInternLen {
-		return string(b)
-	}
+// internSlot returns the intern cache slot of b (not empty).
+func (d *decoder) internSlot(b []byte) int32 {
 	n := len(b)
 	h := uint(n)*0x9e3779b1 ^ uint(b[0])*0x85ebca6b ^ uint(b[n-1])*0xc2b2ae35 ^ uint(b[n/2])*0x27d4eb2f ^
 		uint(b[(n*3)/4])*0x165667b1
-	slot := &d.intern[(h^h>>15)%internSlots]
-	if *slot == string(b) {
-		return *slot
-	}
-	*slot = string(b)
-	return *slot
+	return int32((h ^ h>>15) % internSlots)
 }
 
 // formatLineError is the message of a malformed line: "NAME:LINE: malformed journal line: ...".

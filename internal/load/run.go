@@ -76,7 +76,7 @@ type Summary struct {
 	Rate      float64       `json:"rate"`      // operations started per second of load
 	// Interrupted is set when ctx was cancelled: the results so far are written.
 	Interrupted bool    `json:"interrupted"`
-	PerSecond   []int64 `json:"per_second"` // operations started in each second of the load
+	PerSecond   []int64 `json:"per_second"` // operations started in each second from the start (sums to Sent)
 }
 
 // Outcome is one line of Config.Outcomes: an operation as the client under test ended it.
@@ -172,7 +172,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	)
 
 	var st stats
-	st.perSecond = make([]atomic.Int64, int((pacer.Duration()+time.Second-1)/time.Second))
+	// Operations started per second, from the results (late hits may start after the
+	// duration); only the results loop touches it.
+	perSecond := make([]int64, int((pacer.Duration()+time.Second-1)/time.Second))
 	prog := newProgress(cfg.Progress, cfg.ProgressEvery, pacer, &st, cfg.Extra)
 
 	var resEnc vegeta.Encoder
@@ -238,8 +240,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		} else {
 			st.failed.Add(1)
 		}
-		if sec := int(res.Timestamp.Sub(start) / time.Second); sec >= 0 && sec < len(st.perSecond) {
-			st.perSecond[sec].Add(1)
+		if sec := int(res.Timestamp.Sub(start) / time.Second); sec >= 0 {
+			for len(perSecond) <= sec {
+				perSecond = append(perSecond, 0)
+			}
+			perSecond[sec]++
 		}
 		track := rt.take(res.Seq)
 		if writeErr != nil {
@@ -303,14 +308,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if loadLen > 0 {
 		sum.Rate = float64(sum.Sent) / loadLen.Seconds()
 	}
-	n := len(st.perSecond)
 	if sum.Interrupted {
-		n = min(n, int((loadLen+time.Second-1)/time.Second))
+		// Keep the seconds the load ran (and any late starts after them).
+		n := int((loadLen + time.Second - 1) / time.Second)
+		for len(perSecond) > n && perSecond[len(perSecond)-1] == 0 {
+			perSecond = perSecond[:len(perSecond)-1]
+		}
 	}
-	sum.PerSecond = make([]int64, n)
-	for i := range sum.PerSecond {
-		sum.PerSecond[i] = st.perSecond[i].Load()
-	}
+	sum.PerSecond = perSecond
 	prog.final(sum)
 	return sum, writeErr
 }
@@ -319,7 +324,6 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 type stats struct {
 	start            time.Time
 	sent, ok, failed atomic.Int64
-	perSecond        []atomic.Int64
 }
 
 // runTransport sits between vegeta and the client under test: it binds every request to

@@ -222,6 +222,7 @@ func New(cfg Config) (*Proxy, error) {
 		DisablePathNormalizing:   true,
 		MaxResponseBodySize:      64 << 20,
 		SecureErrorLogMessage:    true,
+		DialTimeout:              dialWait,
 	}
 	p.srv = &fasthttp.Server{
 		Handler:               p.handle,
@@ -260,7 +261,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		return nil
 	default:
 	}
-	err := p.srv.Serve(ln)
+	err := p.srv.Serve(waitListener{ln})
 	select {
 	case <-p.closing:
 		return nil

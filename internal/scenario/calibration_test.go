@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/retrylab/retrylab/internal/profile"
 )
@@ -22,10 +21,7 @@ var calibration = map[string]map[string][]string{
 	// profile -> policy -> violated checks (sorted)
 }
 
-var calibrationProfiles = []string{"brownout", "lost-responses", "rate-limit-burst", "hard-4xx"}
-
-// calibrationDuration shortens every profile to keep the default test run fast.
-const calibrationDuration = 4 * time.Second
+var calibrationProfiles = []string{"brownout", "outage", "lost-responses", "rate-limit-burst", "hard-4xx", "retry-after-date", "malformed-retry-after"}
 
 type calibrationResult struct {
 	profile, policy string
@@ -72,7 +68,6 @@ func calibrate(dir, name, policy string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p.Duration = profile.Duration(calibrationDuration)
 	p.Client.Kind = profile.KindReference
 	p.Client.Policy = policy
 	res, err := Run(context.Background(), Options{Profile: p, Dir: dir, NoCharts: true})
