@@ -1,6 +1,10 @@
 package analysis
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/retrylab/retrylab/internal/journal"
+)
 
 func init() { register(CheckBackoff, newBackoffCheck) }
 
@@ -9,7 +13,9 @@ func init() { register(CheckBackoff, newBackoffCheck) }
 // is shorter than min_backoff, or shorter than the previous ungoverned gap of the same
 // operation (no exponential growth), both minus the tolerance. A retry sent before the
 // previous attempt was answered (the client gave up on it, e.g. a hang past its timeout)
-// has no measurable gap and is not judged; it also resets the gap comparison.
+// has no measurable gap and is not judged; it also resets the gap comparison. So does a retry
+// after a hung attempt: the proxy ends a hang's record when it closes the connection, but the
+// client learned of the failure at its own timeout, earlier, so the gap is not measurable.
 type backoffCheck struct {
 	checkBase
 	min, tol int64
@@ -41,7 +47,7 @@ func (c *backoffCheck) opDone(e *engine, op *opState) {
 			continue
 		}
 		gap := cur.time - prev.end()
-		if gap < 0 {
+		if gap < 0 || prev.action == journal.ActionHang {
 			prevGap = -1
 			continue
 		}

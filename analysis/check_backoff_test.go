@@ -37,6 +37,14 @@ func TestBackoffCheck(t *testing.T) {
 			rec("k1", "a", 0, 0, action(journal.ActionHang), dur(30*time.Second)),
 			rec("k1", "a", 5200, 200),
 		}, want: 0},
+		{name: "retry just after a hang ended is not judged: the client timed out earlier", recs: []journal.Record{
+			rec("k1", "a", 0, 0, action(journal.ActionHang), dur(3*time.Second)),
+			rec("k1", "a", 3017, 200),
+		}, want: 0},
+		{name: "retry right after a reset is judged", recs: []journal.Record{
+			rec("k1", "a", 0, 0, action(journal.ActionReset), dur(time.Millisecond)),
+			rec("k1", "a", 20, 200),
+		}, want: 1, wantOps: []string{"a"}},
 		{name: "interleaved operations of one client", recs: []journal.Record{
 			rec("k1", "a", 0, 503), rec("k1", "b", 5, 503), rec("k1", "b", 20, 200),
 			rec("k1", "a", 300, 200),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/retrylab/retrylab/internal/profile"
 )
@@ -21,7 +22,15 @@ var calibration = map[string]map[string][]string{
 	// profile -> policy -> violated checks (sorted)
 }
 
-var calibrationProfiles = []string{"brownout", "outage", "lost-responses", "rate-limit-burst", "hard-4xx", "retry-after-date", "malformed-retry-after"}
+var calibrationProfiles = []string{"brownout", "outage", "lost-responses", "rate-limit-burst", "hard-4xx"}
+
+// calibrationDuration caps each profile's load phase to keep the default test run short; every
+// calibration profile provokes its faults within it.
+const calibrationDuration = 6 * time.Second
+
+// calibrationParallel scenarios run at once. More would starve a 2-core machine: a stall of
+// 100 ms squeezes a client's requests together on their way to the proxy.
+const calibrationParallel = 3
 
 type calibrationResult struct {
 	profile, policy string
@@ -36,7 +45,7 @@ func runCalibration(t *testing.T) []calibrationResult {
 		mu      sync.Mutex
 		results []calibrationResult
 		wg      sync.WaitGroup
-		sem     = make(chan struct{}, 8)
+		sem     = make(chan struct{}, calibrationParallel)
 	)
 	for _, name := range calibrationProfiles {
 		for _, policy := range profile.ReferencePolicies {
@@ -68,6 +77,7 @@ func calibrate(dir, name, policy string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	p.Duration = min(p.Duration, profile.Duration(calibrationDuration))
 	p.Client.Kind = profile.KindReference
 	p.Client.Policy = policy
 	res, err := Run(context.Background(), Options{Profile: p, Dir: dir, NoCharts: true})
