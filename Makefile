@@ -52,7 +52,7 @@ demo-broken: build
 
 ## screenshot: render a report.html in headless Chromium into docs/report-screenshot.png
 screenshot:
-	$(GO) test -tags browser -run TestScreenshot -count=1 ./internal/chart/
+	$(GO) test -tags browser -run TestBrowserScreenshot -count=1 ./internal/chart/
 
 ## soak: the long suites behind the soak build tag
 soak:
