@@ -19,8 +19,22 @@ func paced(client, prefix string, n int, startMs, stepMs float64, opts ...recOpt
 	return out
 }
 
+// limits sets the published limits and judges exact arrival times (no transit jitter).
 func limits(l ...profile.RateLimit) func(*Config) {
-	return func(c *Config) { c.RateLimits = l }
+	return func(c *Config) { c.RateLimits, c.RateLimitTransit = l, time.Nanosecond }
+}
+
+// limitsTransit sets the published limits with the given transit tolerance.
+func limitsTransit(transit time.Duration, l ...profile.RateLimit) func(*Config) {
+	return func(c *Config) { c.RateLimits, c.RateLimitTransit = l, transit }
+}
+
+// jittered shifts every record's arrival by the next of offsets (ms), cyclically.
+func jittered(recs []journal.Record, offsets ...float64) []journal.Record {
+	for i := range recs {
+		recs[i].Time += int64(offsets[i%len(offsets)] * float64(time.Millisecond))
+	}
+	return recs
 }
 
 func rl(limit, burst float64, burstFor time.Duration) profile.RateLimit {
@@ -50,6 +64,15 @@ func TestRateLimitCheck(t *testing.T) {
 			// 20/s against a bucket of 10 tokens refilled at 10/s: the 20th attempt (at
 			// 950ms) finds it empty; from then on one attempt in two is over the limit
 			recs: paced("k1", "a", 30, 0, 50), want: 6, wantOps: []string{"a19", "a21", "a23", "a25", "a27", "a29"}},
+		{name: "paced at the limit, arrivals jittered, judged exactly", cfg: limits(rl(10, 10, 0)),
+			recs: jittered(paced("k1", "a", 30, 0, 100), 0, 20, -20), want: 2,
+			wantOps: []string{"a11", "a23"}}, // 40ms early: a11 vs a1, then a23 vs a13
+		{name: "paced at the limit, arrivals jittered within transit", cfg: limitsTransit(50*time.Millisecond, rl(10, 10, 0)),
+			recs: jittered(paced("k1", "a", 30, 0, 100), 0, 20, -20), want: 0},
+		{name: "jitter beyond transit is a violation", cfg: limitsTransit(20*time.Millisecond, rl(10, 10, 0)),
+			recs: jittered(paced("k1", "a", 30, 0, 100), 0, 20, -20), want: 2, wantOps: []string{"a11", "a23"}},
+		{name: "twice the limit is caught despite transit", cfg: limitsTransit(50*time.Millisecond, rl(10, 10, 0)),
+			recs: paced("k1", "a", 40, 0, 50), want: 19},
 		{name: "seed limits: 150/s for 5s is a burst", recs: paced("k1", "a", 750, 0, 1000.0/150), want: 0},
 		{name: "below the limit though the proxy answered 429", cfg: limits(rl(10, 10, 0)),
 			recs: paced("k1", "a", 8, 0, 100, func(r *journal.Record) {

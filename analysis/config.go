@@ -45,10 +45,13 @@ type Config struct {
 	RateLimits []profile.RateLimit
 	// RateLimitTolerance is the fraction over a limit tolerated (0 = none).
 	RateLimitTolerance float64
-	ClientNames        map[string]string // key hash -> name, for reports
-	Thresholds         []string          // gate expressions from the profile
-	Run                RunInfo           // copied into the report
-	MaxEvidence        int               // evidence kept per check (20)
+	// RateLimitTransit is how much later than its journaled arrival an attempt may be
+	// judged to have arrived (transit jitter of a correctly paced client); default 50ms.
+	RateLimitTransit time.Duration
+	ClientNames      map[string]string // key hash -> name, for reports
+	Thresholds       []string          // gate expressions from the profile
+	Run              RunInfo           // copied into the report
+	MaxEvidence      int               // evidence kept per check (20)
 
 	// ReorderWindow is how far out of time order a journal's records may be and still be
 	// analysed in exact time order (the proxy writes a record when the attempt completes,
@@ -83,6 +86,7 @@ func DefaultConfig() Config {
 		JitterMinSpread:     profile.DefaultJitterMinSpread,
 		Amplification:       profile.DefaultAmplification,
 		RateLimits:          DefaultRateLimits(),
+		RateLimitTransit:    profile.DefaultRateLimitTransit,
 		MaxEvidence:         20,
 		ReorderWindow:       10 * time.Second,
 	}
@@ -106,6 +110,7 @@ func ConfigFromProfile(p *profile.Profile) Config {
 		Amplification:       a.Amplification,
 		RateLimits:          slices.Clone(p.RateLimits),
 		RateLimitTolerance:  a.RateLimitTolerance,
+		RateLimitTransit:    a.RateLimitTransit.D(),
 		Thresholds:          slices.Clone(p.Thresholds),
 		ClientNames:         map[string]string{},
 	}
@@ -141,6 +146,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryAfterScope == "" {
 		c.RetryAfterScope = d.RetryAfterScope
+	}
+	if c.RateLimitTransit <= 0 {
+		c.RateLimitTransit = d.RateLimitTransit
 	}
 	if c.RetryAfterTolerance <= 0 {
 		c.RetryAfterTolerance = d.RetryAfterTolerance

@@ -238,6 +238,9 @@ type Analysis struct {
 	JitterMinSpread     Duration `yaml:"jitter_min_spread"`     // default 25ms
 	Amplification       float64  `yaml:"amplification"`         // allowed attempts per operation, default 2.5
 	RateLimitTolerance  float64  `yaml:"rate_limit_tolerance"`  // fraction over the limit tolerated, default 0
+	// RateLimitTransit is how late an attempt may be judged to have arrived: requests a
+	// client paced correctly reach the proxy with jitter from the network and the scheduler.
+	RateLimitTransit Duration `yaml:"rate_limit_transit"` // default 50ms
 }
 
 // Defaults from the seeds.
@@ -245,6 +248,7 @@ const (
 	DefaultMaxAttempts         = 5
 	DefaultMaxRetrySpan        = 30 * time.Second
 	DefaultRetryAfterTolerance = 50 * time.Millisecond
+	DefaultRateLimitTransit    = 50 * time.Millisecond
 	DefaultMinBackoff          = 100 * time.Millisecond
 	DefaultBackoffTolerance    = 10 * time.Millisecond
 	DefaultJitterMinSamples    = 10

@@ -178,6 +178,9 @@ func (p *Profile) ApplyDefaults() {
 	if a.RetryAfterScope == "" {
 		a.RetryAfterScope = "operation"
 	}
+	if a.RateLimitTransit == 0 {
+		a.RateLimitTransit = Duration(DefaultRateLimitTransit)
+	}
 	if a.RetryAfterTolerance == 0 {
 		a.RetryAfterTolerance = Duration(DefaultRetryAfterTolerance)
 	}
