@@ -11,7 +11,9 @@ func init() { register(CheckBackoff, newBackoffCheck) }
 // backoffCheck: among retries not governed by a Retry-After (the previous attempt
 // announced none), a retry whose gap (from the previous attempt's response to the retry)
 // is shorter than min_backoff, or shorter than the previous ungoverned gap of the same
-// operation (no exponential growth), both minus the tolerance. A retry sent before the
+// operation (no exponential growth), both minus the tolerance; the growth comparison also
+// allows 5% of the previous gap, so a backoff that reached its cap (equal gaps, each
+// measured with scheduling noise) is not taken for a shrinking one. A retry sent before the
 // previous attempt was answered (the client gave up on it, e.g. a hang past its timeout)
 // has no measurable gap and is not judged; it also resets the gap comparison. So does a retry
 // after a hung attempt: the proxy ends a hang's record when it closes the connection, but the
@@ -52,7 +54,7 @@ func (c *backoffCheck) opDone(e *engine, op *opState) {
 			continue
 		}
 		short := gap < c.min-c.tol
-		shrunk := !short && prevGap >= 0 && gap < prevGap-c.tol
+		shrunk := !short && prevGap >= 0 && gap < prevGap-c.tol-prevGap/20
 		before := prevGap
 		prevGap = gap
 		if !short && !shrunk {

@@ -12,8 +12,10 @@ func init() { register(CheckJitter, newJitterCheck) }
 // delays (a synchronized retry storm). The first-retry delay of every operation whose
 // first attempt failed without a Retry-After (from that attempt's response to the second
 // attempt) is grouped by the fault that caused it: the rule and the status. A group of at
-// least jitter_min_samples delays whose spread (p90 - p10) is below jitter_min_spread is
-// one violation. Immediate retries are a zero-spread group too, so a client without any
+// least jitter_min_samples delays whose spread (the interquartile range, p75 - p25) is
+// below jitter_min_spread is one violation. The interquartile range ignores the tail that
+// scheduling delays add to a client that waits a fixed time, and a randomized backoff
+// (uniform over [base, 2·base)) spreads its middle half over base/2. Immediate retries are a zero-spread group too, so a client without any
 // delay fails jitter as well as backoff.
 type jitterCheck struct {
 	checkBase
@@ -50,7 +52,7 @@ func newJitterCheck(cfg *Config) checker {
 	}
 	c.params["min_samples"] = cfg.JitterMinSamples
 	c.params["min_spread"] = cfg.JitterMinSpread.String()
-	c.summary = fmt.Sprintf("first-retry delays after the same fault spread by at least %v (p90-p10, groups of %d or more)",
+	c.summary = fmt.Sprintf("first-retry delays after the same fault spread by at least %v (p75-p25, groups of %d or more)",
 		cfg.JitterMinSpread, cfg.JitterMinSamples)
 	return c
 }
@@ -103,8 +105,8 @@ func (c *jitterCheck) finish(e *engine) {
 		if int(g.h.n) < c.minSamples {
 			continue
 		}
-		p10, p50, p90 := g.h.quantile(0.10), g.h.quantile(0.50), g.h.quantile(0.90)
-		spread := int64(p90 - p10)
+		p25, p50, p75 := g.h.quantile(0.25), g.h.quantile(0.50), g.h.quantile(0.75)
+		spread := int64(p75 - p25)
 		if spread >= c.minSpread {
 			continue
 		}
@@ -113,8 +115,8 @@ func (c *jitterCheck) finish(e *engine) {
 			rule = "(upstream)"
 		}
 		v := Violation{
-			Message: fmt.Sprintf("%d operations retried a %d from rule %s after the same delay: p10 %s, median %s, p90 %s (spread %s)",
-				g.h.n, k.status, rule, ms(int64(p10)), ms(int64(p50)), ms(int64(p90)), ms(spread)),
+			Message: fmt.Sprintf("%d operations retried a %d from rule %s after the same delay: p25 %s, median %s, p75 %s (spread %s)",
+				g.h.n, k.status, rule, ms(int64(p25)), ms(int64(p50)), ms(int64(p75)), ms(spread)),
 			Expected: fmt.Sprintf("first-retry delays spread by at least %v (randomized backoff)", time.Duration(c.minSpread)),
 		}
 		if len(g.samples) > 0 {

@@ -31,7 +31,7 @@ func TestJitterCheck(t *testing.T) {
 		{name: "immediate retries are a storm", recs: storm("k1", "j", "flaky", 503, 12, fixed(1)), want: 1},
 		{name: "retries after retry-after are not judged",
 			recs: storm("k1", "j", "limit", 429, 12, fixed(1000), ra(1000)), want: 0},
-		{name: "spread just over the minimum", recs: storm("k1", "j", "flaky", 503, 10, func(i int) float64 { return 100 + 4*float64(i) }), want: 0},
+		{name: "spread just over the minimum", recs: storm("k1", "j", "flaky", 503, 10, func(i int) float64 { return 100 + 6*float64(i) }), want: 0},
 		{name: "spread under the minimum", recs: storm("k1", "j", "flaky", 503, 10, func(i int) float64 { return 100 + 2*float64(i) }), want: 1},
 		{name: "grouped by fault", recs: merge(
 			storm("k1", "a", "flaky", 503, 12, fixed(200)),

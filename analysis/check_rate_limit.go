@@ -21,7 +21,7 @@ func init() { register(CheckRateLimit, newRateLimitCheck) }
 // Transit: a client that paces its requests exactly at the limit sees them reach the proxy
 // with jitter from the network and the scheduler, which can squeeze two of them into one
 // window. So an attempt the limiter refuses is judged to have arrived up to `transit` later
-// (default 50ms): if the limiter admits it by then, it is admitted at that instant and the
+// (default 100ms): if the limiter admits it by then, it is admitted at that instant and the
 // replay goes on from there. A client over its limit builds a backlog that the shift cannot
 // absorb for long, so it is still caught; one that only rides the edge is not.
 type rateLimitCheck struct {

@@ -46,7 +46,7 @@ type Config struct {
 	// RateLimitTolerance is the fraction over a limit tolerated (0 = none).
 	RateLimitTolerance float64
 	// RateLimitTransit is how much later than its journaled arrival an attempt may be
-	// judged to have arrived (transit jitter of a correctly paced client); default 50ms.
+	// judged to have arrived (transit jitter of a correctly paced client); default 100ms.
 	RateLimitTransit time.Duration
 	ClientNames      map[string]string // key hash -> name, for reports
 	Thresholds       []string          // gate expressions from the profile

@@ -62,6 +62,29 @@ func (t *opTable) del(h uint64) {
 		}
 		i = (i + 1) & t.mask
 	}
+	t.delAt(i)
+}
+
+// delOp removes op, stored under h, in one probe and reports whether it was there (it
+// is not when its hash was taken by another key and it went to the collision map).
+func (t *opTable) delOp(h uint64, op *opState) bool {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.op == nil {
+			return false
+		}
+		if s.h == h {
+			if s.op != op {
+				return false
+			}
+			t.delAt(i)
+			return true
+		}
+	}
+}
+
+// delAt empties slot i and shifts the entries after it back so probes stay unbroken.
+func (t *opTable) delAt(i uint64) {
 	j := i
 	for {
 		j = (j + 1) & t.mask

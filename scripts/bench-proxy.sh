@@ -22,8 +22,10 @@
 #   THREADS [2]     wrk threads                         CONNS [64]  wrk connections
 #   CONFIGS ["1 auto"]  CPU budgets to measure          PORT_BASE [18081]  first port tried
 #   RESULTS [dist/bench-proxy.tsv]  raw per-round results (budget target round req/s p50-us
-#                   p99-us errors server-CPU-us/req)
+#                   p99-us errors server-CPU-us/req server-read(2)-calls/req)
 #   KEEP_JOURNAL [0]   1 = keep the journal files (their path is printed)
+#   FAULTPROXY [build dist/faultproxy]  an already built faultproxy binary to measure instead
+#                   (e.g. one built from another revision, for a before/after comparison)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -84,9 +86,14 @@ trap 'exit 143' TERM
 PIDS+=($!)
 
 # ---- build --------------------------------------------------------------------------------
-log "building dist/faultproxy and the upstream"
 mkdir -p dist "$(dirname "$RESULTS")"
-go build -trimpath -o dist/faultproxy ./cmd/faultproxy
+if [ -z "${FAULTPROXY:-}" ]; then
+	log "building dist/faultproxy"
+	go build -trimpath -o dist/faultproxy ./cmd/faultproxy
+	FAULTPROXY=dist/faultproxy
+fi
+[ -x "$FAULTPROXY" ] || { log "FAULTPROXY=$FAULTPROXY is not an executable"; exit 1; }
+log "building the upstream"
 go build -trimpath -o "$WORK/benchupstream" ./scripts/benchupstream
 
 # ---- ports --------------------------------------------------------------------------------
@@ -158,10 +165,10 @@ EOF
 	SERVER_PIDS+=($!)
 	gmp=()
 	if [ "$budget" != auto ]; then gmp=(env "GOMAXPROCS=$budget"); fi
-	"${gmp[@]}" dist/faultproxy --listen "127.0.0.1:$PORT_OFF" --target "http://127.0.0.1:$PORT_UP" \
+	"${gmp[@]}" "$FAULTPROXY" --listen "127.0.0.1:$PORT_OFF" --target "http://127.0.0.1:$PORT_UP" \
 		>"$WORK/fp-off-$budget.log" 2>&1 &
 	SERVER_PIDS+=($!)
-	"${gmp[@]}" dist/faultproxy --listen "127.0.0.1:$PORT_ON" --target "http://127.0.0.1:$PORT_UP" \
+	"${gmp[@]}" "$FAULTPROXY" --listen "127.0.0.1:$PORT_ON" --target "http://127.0.0.1:$PORT_UP" \
 		--journal "$WORK/journal-$budget.jsonl" >"$WORK/fp-on-$budget.log" 2>&1 &
 	SERVER_PIDS+=($!)
 	PIDS+=("${SERVER_PIDS[@]}")
@@ -175,11 +182,18 @@ EOF
 	for pid in "${SERVER_PIDS[@]:1}"; do
 		kill -0 "$pid" 2>/dev/null || { log "a faultproxy exited:"; cat "$WORK"/fp-*-"$budget".log >&2; exit 1; }
 	done
-	if ! server_header "$PORT_NGINX" | grep -qi '^Server: nginx'; then
-		log "127.0.0.1:$PORT_NGINX is not answered by nginx:"
-		cat "$WORK/nginx-$budget.log" >&2
-		exit 1
-	fi
+	local try
+	for try in $(seq 1 20); do
+		if server_header "$PORT_NGINX" 2>/dev/null | grep -qi '^Server: nginx'; then
+			break
+		fi
+		if [ "$try" = 20 ]; then
+			log "127.0.0.1:$PORT_NGINX is not answered by nginx:"
+			cat "$WORK/nginx-$budget.log" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
 }
 
 # server_header PORT: the response headers of one GET / on 127.0.0.1:PORT.
@@ -218,11 +232,22 @@ cpu_ticks() {
 		awk '{sub(/^.*\) /, ""); n += $12 + $13} END {print n + 0}'
 }
 
+# syscr PID...: read(2) calls of the processes and their children so far.
+syscr() {
+	local pid pids=()
+	for pid in "$@"; do
+		pids+=("$pid")
+		while read -r pid; do pids+=("$pid"); done < <(pgrep -P "$pid" || true)
+	done
+	for pid in "${pids[@]}"; do cat "/proc/$pid/io" 2>/dev/null || true; done |
+		awk '$1 == "syscr:" {n += $2} END {print n + 0}'
+}
+
 # measure BUDGET TARGET ROUND: one wrk run; appends a line to $RESULTS. It also records the
 # CPU time the serving process spent per request (for direct the upstream, for the proxies
 # the proxy alone): a figure that background load on the machine disturbs much less.
 measure() {
-	local budget=$1 target=$2 round=$3 out rps p50 p99 errs pid t0 t1 total cpu
+	local budget=$1 target=$2 round=$3 out rps p50 p99 errs pid t0 t1 r0 r1 total cpu reads
 	case $target in
 	direct) pid=$UP_PID ;;
 	nginx) pid=${SERVER_PIDS[0]} ;;
@@ -230,9 +255,11 @@ measure() {
 	fp-on) pid=${SERVER_PIDS[2]} ;;
 	esac
 	t0=$(cpu_ticks "$pid")
+	r0=$(syscr "$pid")
 	out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s --latency -H "$AUTH" \
 		"http://127.0.0.1:${PORT[$target]}$URL_PATH")
 	t1=$(cpu_ticks "$pid")
+	r1=$(syscr "$pid")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
 	p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -241,9 +268,11 @@ measure() {
 	[ -n "$rps" ] || { log "wrk against $target gave no result:"; echo "$out" >&2; exit 1; }
 	total=$(awk '/requests in/ {print $1}' <<<"$out")
 	cpu=$(awk -v a="$t0" -v b="$t1" -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / hz * 1e6 / n : 0)}')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$budget" "$target" "$round" "$rps" "$p50" "$p99" "$errs" "$cpu" >>"$RESULTS"
-	log "$(printf 'budget %-4s round %s %-7s %10.0f req/s  p50 %5s us  p99 %6s us  errors %s  server CPU %s us/req' \
-		"$budget" "$round" "$target" "$rps" "$p50" "$p99" "$errs" "$cpu")"
+	reads=$(awk -v a="$r0" -v b="$r1" -v n="$total" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n : 0)}')
+	[ "$target" = nginx ] && reads=- # nginx reads with recv(2), which /proc/PID/io does not count
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$budget" "$target" "$round" "$rps" "$p50" "$p99" "$errs" "$cpu" "$reads" >>"$RESULTS"
+	log "$(printf 'budget %-4s round %s %-7s %10.0f req/s  p50 %5s us  p99 %6s us  errors %s  server CPU %s us/req  read(2)/req %s' \
+		"$budget" "$round" "$target" "$rps" "$p50" "$p99" "$errs" "$cpu" "$reads")"
 }
 
 : >"$RESULTS"
@@ -286,7 +315,7 @@ function median(a, n,    i, j, t) {
 {
 	k = $1 SUBSEP $2
 	if (!(k in n)) { if (!($1 in seenb)) { seenb[$1] = 1; budgets[++nb] = $1 } }
-	n[k]++; sum[k] += $4; errs[k] += $7; cpu[k] += $8
+	n[k]++; sum[k] += $4; errs[k] += $7; cpu[k] += $8; reads[k] += $9
 	p50[k, n[k]] = $5; p99[k, n[k]] = $6
 	r[$1, $3, $2] = $4; rounds[$1] = ($3 > rounds[$1] ? $3 : rounds[$1])
 }
@@ -295,7 +324,7 @@ END {
 	for (b = 1; b <= nb; b++) {
 		B = budgets[b]
 		printf "\nCPU budget: %s\n", (B == "auto" ? "nginx worker_processes auto, faultproxy GOMAXPROCS unset" : "nginx worker_processes " B ", faultproxy GOMAXPROCS=" B)
-		printf "%-8s %10s %8s %8s %7s %8s %8s %14s\n", "target", "req/s", "p50 us", "p99 us", "errors", "/direct", "/nginx", "CPU us/req"
+		printf "%-8s %10s %8s %8s %7s %8s %8s %11s %9s\n", "target", "req/s", "p50 us", "p99 us", "errors", "/direct", "/nginx", "CPU us/req", "reads/req"
 		for (t = 1; t <= 4; t++) {
 			k = B SUBSEP T[t]
 			if (!(k in n)) continue
@@ -304,7 +333,8 @@ END {
 			printf "%-8s %10.0f %8.0f %8.0f %7d", T[t], mean[T[t]], median(a50, n[k]), median(a99, n[k]), errs[k]
 			printf " %8.3f", (mean["direct"] > 0 ? mean[T[t]] / mean["direct"] : 0)
 			printf " %8.3f", (mean["nginx"] > 0 ? mean[T[t]] / mean["nginx"] : 0)
-			printf " %14.2f\n", mcpu[T[t]]
+			printf " %11.2f", mcpu[T[t]]
+			if (T[t] == "nginx") printf " %9s\n", "-"; else printf " %9.2f\n", reads[k] / n[k]
 		}
 		printf "ratios: fp-on/nginx %.3f  fp-off/nginx %.3f  fp-on/direct %.3f  nginx/direct %.3f  journal on/off %.3f (cost %.1f%%)\n",
 			mean["fp-on"] / mean["nginx"], mean["fp-off"] / mean["nginx"], mean["fp-on"] / mean["direct"],

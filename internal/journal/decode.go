@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"sync"
 	"unicode"
@@ -211,6 +212,165 @@ func matchLit(p []byte, i int, f fieldID) int {
 // fast decodes p into r, which the caller has reset, and reports whether it could. When
 // it returns false r may hold part of the record.
 func (d *decoder) fast(p []byte, r *Record) bool {
+	if d.exact(p, r) {
+		d.setSpans(p, r)
+		return true
+	}
+	*r = Record{RetryAfterMs: NoRetryAfter}
+	return d.general(p, r)
+}
+
+// exact decodes a line laid out exactly as AppendRecord writes it: every key, in order,
+// no whitespace, strings without escapes. It is straight-line code with one literal
+// compare per key and no dispatch on the key; any departure from the layout makes it
+// give up (r may then hold part of the record) and general takes over. It uses the same
+// value parsers as general, so it fills r exactly as general would.
+func (d *decoder) exact(p []byte, r *Record) bool {
+	d.spans, d.spanned = d.spans[:0], 0
+	const open = `{"seq":`
+	if len(p) < len(open) || string(p[:len(open)]) != open {
+		return false
+	}
+	i := len(open)
+	v, n, ok := parseUint(p[i:])
+	if !ok {
+		return false
+	}
+	r.Seq = v
+	i += n
+	if r.Time, i, ok = intField(p, i, fTime); !ok {
+		return false
+	}
+	if r.Mono, i, ok = intField(p, i, fMono); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fClient, &r.Client); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fMethod, &r.Method); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fPath, &r.Path); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fOp, &r.Op); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fIdemKey, &r.IdemKey); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fBodyHash, &r.BodyHash); !ok {
+		return false
+	}
+	if r.Attempt, i, ok = smallIntField(p, i, fAttempt); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fRule, &r.Rule); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fAction, &r.Action); !ok {
+		return false
+	}
+	if r.Status, i, ok = smallIntField(p, i, fStatus); !ok {
+		return false
+	}
+	if r.RetryAfterMs, i, ok = intField(p, i, fRetryAfterMs); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fRetryAfter, &r.RetryAfter); !ok {
+		return false
+	}
+	if r.UpstreamStatus, i, ok = smallIntField(p, i, fUpstreamStatus); !ok {
+		return false
+	}
+	if r.Executed, i, ok = boolField(p, i, fExecuted); !ok {
+		return false
+	}
+	if r.Replayed, i, ok = boolField(p, i, fReplayed); !ok {
+		return false
+	}
+	if r.DurNs, i, ok = intField(p, i, fDurNs); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fErr, &r.Err); !ok {
+		return false
+	}
+	if i, ok = d.strField(p, i, fBody, &r.Body); !ok {
+		return false
+	}
+	return i < len(p) && p[i] == '}' && skipSpace(p, i+1) == len(p)
+}
+
+// nextKey reads the comma and the key of field f at p[i:], as AppendRecord writes them,
+// and returns the index after the colon.
+func nextKey(p []byte, i int, f fieldID) (int, bool) {
+	if i >= len(p) || p[i] != ',' {
+		return 0, false
+	}
+	n := matchLit(p, i+1, f)
+	return i + 1 + n, n > 0
+}
+
+// intField reads the key of f and an int64 at p[i:] and returns the value and the index
+// after it.
+func intField(p []byte, i int, f fieldID) (int64, int, bool) {
+	i, ok := nextKey(p, i, f)
+	if !ok {
+		return 0, 0, false
+	}
+	v, n, ok := parseInt(p[i:])
+	return v, i + n, ok
+}
+
+// smallIntField is intField for an int field.
+func smallIntField(p []byte, i int, f fieldID) (int, int, bool) {
+	v, i, ok := intField(p, i, f)
+	if !ok || int64(int(v)) != v {
+		return 0, 0, false
+	}
+	return int(v), i, true
+}
+
+// boolField reads the key of f and a boolean at p[i:].
+func boolField(p []byte, i int, f fieldID) (bool, int, bool) {
+	i, ok := nextKey(p, i, f)
+	if !ok {
+		return false, 0, false
+	}
+	v, n, ok := parseBool(p[i:])
+	return v, i + n, ok
+}
+
+// strField reads the key of f and a plain string at p[i:]: an interned value is set in
+// dst at once, any other is left as a span for setSpans.
+func (d *decoder) strField(p []byte, i int, f fieldID, dst *string) (int, bool) {
+	i, ok := nextKey(p, i, f)
+	if !ok {
+		return 0, false
+	}
+	n, plain := plainString(p[i:])
+	if !plain {
+		return 0, false
+	}
+	if n == 2 {
+		return i + n, true
+	}
+	b := p[i+1 : i+n-1]
+	slot := int32(-1)
+	if internable[f] && d.intern != nil && len(b) <= maxInternLen {
+		slot = d.internSlot(b)
+		if v := d.intern[slot]; v == string(b) {
+			*dst = v
+			return i + n, true
+		}
+	}
+	d.spans = append(d.spans, span{f: f, slot: slot, lo: i + 1, hi: i + n - 1})
+	return i + n, true
+}
+
+// general decodes p into r, which the caller has reset: the known keys in any order, with
+// JSON whitespace. When it returns false r may hold part of the record.
+func (d *decoder) general(p []byte, r *Record) bool {
 	i := skipSpace(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return false
@@ -417,13 +577,7 @@ func plainString(p []byte) (int, bool) {
 	ascii := true
 	j := 1
 	for {
-		// Eight bytes at a time while none is special, then byte by byte up to the special one.
-		for j+8 <= len(p) && !special8(binary.LittleEndian.Uint64(p[j:])) {
-			j += 8
-		}
-		for j < len(p) && plainASCII[p[j]] {
-			j++
-		}
+		j = nextSpecial(p, j)
 		if j >= len(p) {
 			return 0, false
 		}
@@ -442,6 +596,22 @@ func plainString(p []byte) (int, bool) {
 	}
 }
 
+// nextSpecial returns the index of the first byte of p at or after j that does not stand
+// for itself in a JSON string (see plainASCII), or len(p): eight bytes at a time, the
+// special byte located in its word by its flag bit.
+func nextSpecial(p []byte, j int) int {
+	for j+8 <= len(p) {
+		if m := special8Mask(binary.LittleEndian.Uint64(p[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(p) && plainASCII[p[j]] {
+		j++
+	}
+	return j
+}
+
 const (
 	ones8  = 0x0101010101010101
 	highs8 = 0x8080808080808080
@@ -449,9 +619,14 @@ const (
 
 // special8 reports whether any of the eight bytes in x is a quote, a backslash, a control
 // character or not ASCII.
-func special8(x uint64) bool {
+func special8(x uint64) bool { return special8Mask(x) != 0 }
+
+// special8Mask sets the high bit of each of the eight bytes of x (little-endian) that is a
+// quote, a backslash, a control character or not ASCII. Bytes above the first special
+// one may be flagged falsely (a borrow runs on from it), the lowest flag is always exact.
+func special8Mask(x uint64) uint64 {
 	hasZero := func(v uint64) uint64 { return (v - ones8) &^ v & highs8 }
-	return (x&highs8)|((x-ones8*0x20)&^x&highs8)|hasZero(x^(ones8*'"'))|hasZero(x^(ones8*'\\')) != 0
+	return (x & highs8) | ((x - ones8*0x20) &^ x & highs8) | hasZero(x^(ones8*'"')) | hasZero(x^(ones8*'\\'))
 }
 
 func setString(r *Record, f fieldID, s string) {
@@ -511,7 +686,8 @@ func digits(p []byte) (v uint64, n int, ok bool) {
 		}
 		for n < len(p) && p[n] >= '0' && p[n] <= '9' {
 			d := uint64(p[n] - '0')
-			if v > (1<<64-1-d)/10 {
+			// Nineteen digits stay below 10^19 < 2^64: only a longer number can overflow.
+			if n >= 19 && v > (1<<64-1-d)/10 {
 				return 0, 0, false
 			}
 			v = v*10 + d

@@ -240,7 +240,7 @@ type Analysis struct {
 	RateLimitTolerance  float64  `yaml:"rate_limit_tolerance"`  // fraction over the limit tolerated, default 0
 	// RateLimitTransit is how late an attempt may be judged to have arrived: requests a
 	// client paced correctly reach the proxy with jitter from the network and the scheduler.
-	RateLimitTransit Duration `yaml:"rate_limit_transit"` // default 50ms
+	RateLimitTransit Duration `yaml:"rate_limit_transit"` // default 100ms
 }
 
 // Defaults from the seeds.
@@ -248,7 +248,7 @@ const (
 	DefaultMaxAttempts         = 5
 	DefaultMaxRetrySpan        = 30 * time.Second
 	DefaultRetryAfterTolerance = 50 * time.Millisecond
-	DefaultRateLimitTransit    = 50 * time.Millisecond
+	DefaultRateLimitTransit    = 100 * time.Millisecond
 	DefaultMinBackoff          = 100 * time.Millisecond
 	DefaultBackoffTolerance    = 10 * time.Millisecond
 	DefaultJitterMinSamples    = 10

@@ -18,8 +18,35 @@ import (
 // calibration profile of profiles/, and the set of violated checks must be exactly the one
 // docs/CHECKS.md's matrix gives. No false positive for compliant; each broken client caught
 // by the check that names its defect and by no unrelated one.
+//
+// Policies a row does not name must have no violation. naive and no-retry carry no client-side
+// limiter, so the rate-limit profile's load takes them over the limit; every other reference
+// client is the compliant one with a single defect.
 var calibration = map[string]map[string][]string{
-	// profile -> policy -> violated checks (sorted)
+	"brownout": {
+		"ignores-retry-after": {"retry_after"},
+		"naive":               {"backoff", "jitter", "retry_after"},
+		"no-jitter":           {"jitter"},
+	},
+	"outage": {
+		"naive":     {"amplification", "backoff", "jitter"},
+		"no-jitter": {"jitter"},
+		"unbounded": {"amplification", "max_attempts"},
+	},
+	"lost-responses": {
+		"naive":             {"backoff", "duplicate_side_effects", "jitter"},
+		"new-key-per-retry": {"duplicate_side_effects"},
+		"no-jitter":         {"jitter"},
+	},
+	"rate-limit-burst": {
+		"naive":    {"rate_limit", "retry_after"},
+		"no-retry": {"rate_limit"},
+	},
+	"hard-4xx": {
+		"ignores-retry-after": {"retry_after"},
+		"naive":               {"retry_after"},
+		"retries-4xx":         {"non_retryable"},
+	},
 }
 
 var calibrationProfiles = []string{"brownout", "outage", "lost-responses", "rate-limit-burst", "hard-4xx"}
@@ -47,7 +74,11 @@ func runCalibration(t *testing.T) []calibrationResult {
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, calibrationParallel)
 	)
+	only := os.Getenv("RETRYLAB_CALIBRATION_ONLY") // a profile name, to run one row
 	for _, name := range calibrationProfiles {
+		if only != "" && name != only {
+			continue
+		}
 		for _, policy := range profile.ReferencePolicies {
 			wg.Add(1)
 			go func() {
@@ -55,7 +86,17 @@ func runCalibration(t *testing.T) []calibrationResult {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				r := calibrationResult{profile: name, policy: policy}
-				r.violated, r.detail, r.err = calibrate(t.TempDir(), name, policy)
+				// A run whose pacer had to drop operations was starved of CPU: its timings
+				// are not a measurement of the client. It is run again (twice at most)
+				// when it disagrees with the matrix.
+				for try := 0; try < 3; try++ {
+					var dropped int64
+					r.violated, r.detail, dropped, r.err = calibrate(t.TempDir(), name, policy)
+					if r.err != nil || dropped == 0 || slices.Equal(r.violated, calibration[name][policy]) {
+						break
+					}
+					t.Logf("%s × %s: %d operations dropped (machine starved), running again", name, policy, dropped)
+				}
 				mu.Lock()
 				results = append(results, r)
 				mu.Unlock()
@@ -72,20 +113,22 @@ func runCalibration(t *testing.T) []calibrationResult {
 	return results
 }
 
-func calibrate(dir, name, policy string) ([]string, string, error) {
+func calibrate(dir, name, policy string) ([]string, string, int64, error) {
 	p, err := profile.Load("../../profiles/" + name + ".yaml")
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	p.Duration = min(p.Duration, profile.Duration(calibrationDuration))
 	p.Client.Kind = profile.KindReference
 	p.Client.Policy = policy
 	res, err := Run(context.Background(), Options{Profile: p, Dir: dir, NoCharts: true})
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	var violated []string
 	var detail strings.Builder
+	fmt.Fprintf(&detail, "ops=%d attempts=%d ok=%.3f dropped=%d | ", res.Report.Totals.Operations,
+		res.Report.Totals.Attempts, res.Report.Totals.SuccessRate, res.Load.Dropped)
 	for _, c := range res.Report.Checks {
 		if c.Violations > 0 {
 			violated = append(violated, c.ID)
@@ -93,7 +136,7 @@ func calibrate(dir, name, policy string) ([]string, string, error) {
 		}
 	}
 	slices.Sort(violated)
-	return violated, detail.String(), nil
+	return violated, detail.String(), res.Load.Dropped, nil
 }
 
 func TestCalibration(t *testing.T) {
@@ -111,7 +154,7 @@ func TestCalibration(t *testing.T) {
 			continue
 		}
 		want := calibration[r.profile][r.policy]
-		if !slices.Equal(r.violated, want) {
+		if !slices.Equal(r.violated, want) && (len(r.violated) > 0 || len(want) > 0) {
 			t.Errorf("%s × %s: violated %v, want %v (%s)", r.profile, r.policy, r.violated, want, r.detail)
 		}
 	}
