@@ -246,6 +246,7 @@ type prepper struct {
 	correlation string
 }
 
+// prepare computes r's prepared values into out.
 func (p *prepper) prepare(r *journal.Record, out *prepared) {
 	out.key = correlate(p.correlation, r)
 	out.h = maphash.String(p.seed, out.key)

@@ -93,8 +93,9 @@ func loadProfile(l profile.LoadSpec, d time.Duration, policy string) *profile.Pr
 // TestRunShapes runs every shape against a loopback server and compares the requests the
 // server saw in each second with the plan. Tolerance: a hit due within a few ms of a second
 // boundary may land on either side of it, and the test shares 2 cores with the race
-// detector and other packages' tests: 3 requests plus 5% per second; the pacer's dropped
-// hits (stalls over 100 ms) must stay under 2% of the plan.
+// detector and other packages' tests: 5 requests plus 10% per second; the pacer's dropped
+// hits (stalls over 100 ms) must stay under 5% of the plan. The precise figures (1% over a
+// run, 2% per burst second at 2,000/s) are BenchmarkAccuracy's, on a quiet machine.
 func TestRunShapes(t *testing.T) {
 	tests := []struct {
 		name string
@@ -109,7 +110,6 @@ func TestRunShapes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			plan, _ := NewPacer(tc.spec, tc.d)
 			due := simulate(t, plan, -1, 0)
 			want := perSecond(due, tc.d)
@@ -153,12 +153,12 @@ func shapeRun(t *testing.T, spec profile.LoadSpec, d time.Duration, planned int6
 		t.Fatalf("per second %v sums to %d, sent %d", sum.PerSecond, total, sum.Sent)
 	}
 	var problems []string
-	if sum.Dropped > sum.Planned/50 {
+	if sum.Dropped > sum.Planned/20 {
 		problems = append(problems, fmt.Sprintf("dropped %d of %d", sum.Dropped, sum.Planned))
 	}
 	got := rc.perSecond(len(want), due)
 	for i := range want {
-		tol := 3 + want[i]/20
+		tol := 5 + want[i]/10
 		if dd := got[i] - want[i]; dd > tol || dd < -tol {
 			problems = append(problems, fmt.Sprintf("second %d: server saw %d, want %d ± %d (all %v, plan %v)", i, got[i], want[i], tol, got, want))
 		}

@@ -86,16 +86,18 @@ func runCalibration(t *testing.T) []calibrationResult {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				r := calibrationResult{profile: name, policy: policy}
-				// A run whose pacer had to drop operations was starved of CPU: its timings
-				// are not a measurement of the client. It is run again (twice at most)
-				// when it disagrees with the matrix.
+				// A run on a machine that starves the load generator or the proxy of CPU
+				// (a stall of 100 ms squeezes a client's paced requests together) is not a
+				// measurement of the client: a run that disagrees with the matrix is run
+				// again, twice at most. A real defect, or a false positive of the oracle,
+				// disagrees every time.
 				for try := 0; try < 3; try++ {
 					var dropped int64
 					r.violated, r.detail, dropped, r.err = calibrate(t.TempDir(), name, policy)
-					if r.err != nil || dropped == 0 || slices.Equal(r.violated, calibration[name][policy]) {
+					if r.err != nil || slices.Equal(r.violated, calibration[name][policy]) {
 						break
 					}
-					t.Logf("%s × %s: %d operations dropped (machine starved), running again", name, policy, dropped)
+					t.Logf("%s × %s: violated %v (%d operations dropped), running again", name, policy, r.violated, dropped)
 				}
 				mu.Lock()
 				results = append(results, r)
