@@ -29,7 +29,7 @@ bench:
 
 ## bench-big: analysis over a generated 5-million-record journal (records/s and peak RSS)
 bench-big:
-	$(GO) run ./analysis/internal/benchjournal -records 5000000
+	$(GO) run ./analysis/internal/benchjournal -n 5000000
 
 ## bench-proxy: faultproxy vs nginx vs direct under wrk, side by side (installs nginx and wrk)
 bench-proxy:
