@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"time"
 )
@@ -16,6 +17,7 @@ func init() { register(CheckDuplicateSideEffects, newDuplicateCheck) }
 type duplicateCheck struct {
 	checkBase
 	extra int64
+	seed  maphash.Seed
 	keys  []keyUse // direct-mapped by maphash of client and key
 }
 
@@ -36,6 +38,7 @@ const keySlots = 1 << 16
 func newDuplicateCheck(cfg *Config) checker {
 	c := &duplicateCheck{
 		checkBase: newBase(cfg, CheckDuplicateSideEffects, "Never performs a side effect twice"),
+		seed:      maphash.MakeSeed(),
 		keys:      make([]keyUse, keySlots),
 	}
 	c.summary = "side effects the target executed per operation (at most one)"
@@ -58,15 +61,13 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 		return
 	}
 	if n := len(op.attempts); n > 1 {
-		// A retry with the key and body of the attempt before it needs no lookup. Equal
-		// strings have equal hashes: the hashes rule most pairs out without reading them.
-		if p := &op.attempts[n-2]; p != a && p.idemH == a.idemH && p.bodyH == a.bodyH &&
-			p.idemKey == a.idemKey && p.bodyHash == a.bodyHash {
+		// A retry with the key and body of the attempt before it needs no lookup.
+		if p := &op.attempts[n-2]; p != a && p.idemKey == a.idemKey && p.bodyHash == a.bodyHash {
 			return
 		}
 	}
-	h := a.idemH ^ op.client.hash | 1
-	bh := a.bodyH
+	h := maphash.String(c.seed, a.idemKey) ^ op.client.hash | 1
+	bh := maphash.String(c.seed, a.bodyHash)
 	u := &c.keys[h%keySlots]
 	switch {
 	case u.h != h || u.last < e.now-int64(keyWindow):
@@ -82,7 +83,7 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 func (c *duplicateCheck) opDone(e *engine, op *opState) {
 	executed := 0
 	noKey, changed := false, false
-	key, keyH := "", uint64(0)
+	key := ""
 	for i := range op.attempts {
 		a := &op.attempts[i]
 		if a.executed {
@@ -91,8 +92,8 @@ func (c *duplicateCheck) opDone(e *engine, op *opState) {
 		if a.idemKey == "" {
 			noKey = true
 		} else if key == "" {
-			key, keyH = a.idemKey, a.idemH
-		} else if a.idemH != keyH || a.idemKey != key {
+			key = a.idemKey
+		} else if a.idemKey != key {
 			changed = true
 		}
 	}

@@ -29,8 +29,6 @@ type attempt struct {
 	rule     string
 	idemKey  string
 	bodyHash string
-	idemH    uint64 // maphash of idemKey, 0 when it is empty
-	bodyH    uint64 // maphash of bodyHash, 0 when idemKey is empty
 }
 
 // end is when the attempt's response was sent.
@@ -63,12 +61,11 @@ func (o *opState) first() *attempt { return &o.attempts[0] }
 func (o *opState) last() *attempt  { return &o.attempts[len(o.attempts)-1] }
 
 // add inserts the record's attempt in time order and returns it.
-func (o *opState) add(r *journal.Record, p *prepared, src int) *attempt {
+func (o *opState) add(r *journal.Record, src int) *attempt {
 	a := attempt{
 		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs, src: int32(src),
 		no: int32(r.Attempt), status: int32(r.Status), executed: r.Executed, replayed: r.Replayed,
 		action: r.Action, rule: r.Rule, idemKey: r.IdemKey, bodyHash: r.BodyHash,
-		idemH: p.idemH, bodyH: p.bodyH,
 	}
 	if a.dur < 0 {
 		a.dur = 0
@@ -156,7 +153,6 @@ type engine struct {
 	opHook  []checker
 
 	seed         maphash.Seed
-	prep         prepper  // shared read-only with the sources' readers
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[string]*opState
 	open         opList // operations that may still be retried, by last activity
@@ -205,7 +201,6 @@ func newEngine(cfg *Config, names []string) *engine {
 			e.nonRetryable[s] = true
 		}
 	}
-	e.prep = prepper{seed: e.seed, correlation: cfg.Correlation}
 	e.checks = newCheckers(cfg)
 	for _, c := range e.checks {
 		h := c.hooks()
@@ -228,38 +223,9 @@ func (e *engine) setHorizon() {
 	e.horizon = int64(h + horizonSlack)
 }
 
-// prepared is what the engine needs to know about a record beyond the record itself,
-// worked out by the source's reader ahead of the engine (off the engine's goroutine, while
-// the record is still in that goroutine's cache): the operation key and the hashes that
-// stand for the record's strings where only their identity matters.
-type prepared struct {
-	key   string // correlation key of the operation
-	h     uint64 // maphash of key
-	idemH uint64 // maphash of IdemKey; 0 when it is empty
-	bodyH uint64 // maphash of BodyHash; 0 when IdemKey is empty
-}
-
-// prepper computes prepared values. It is read-only once built, so the readers of several
-// sources share it.
-type prepper struct {
-	seed        maphash.Seed
-	correlation string
-}
-
-// prepare computes r's prepared values into out.
-func (p *prepper) prepare(r *journal.Record, out *prepared) {
-	out.key = correlate(p.correlation, r)
-	out.h = maphash.String(p.seed, out.key)
-	out.idemH, out.bodyH = 0, 0
-	if r.IdemKey != "" {
-		out.idemH = maphash.String(p.seed, r.IdemKey)
-		out.bodyH = maphash.String(p.seed, r.BodyHash)
-	}
-}
-
-// correlate returns the operation key of a record under a correlation mode.
-func correlate(mode string, r *journal.Record) string {
-	switch mode {
+// correlate returns the operation key of a record.
+func (e *engine) correlate(r *journal.Record) string {
+	switch e.cfg.Correlation {
 	case CorrelateHeader:
 		if r.Op != "" {
 			return r.Op
@@ -297,13 +263,6 @@ func isFault(action string) bool {
 
 // process handles one record.
 func (e *engine) process(r *journal.Record, src int) {
-	var p prepared
-	e.prep.prepare(r, &p)
-	e.processPrepared(r, &p, src)
-}
-
-// processPrepared handles one record whose prepared values p were computed by e.prep.
-func (e *engine) processPrepared(r *journal.Record, p *prepared, src int) {
 	if e.records == 0 {
 		e.first, e.now = r.Time, r.Time
 	}
@@ -318,17 +277,19 @@ func (e *engine) processPrepared(r *journal.Record, p *prepared, src int) {
 		e.setHorizon()
 	}
 
-	op := e.lookup(p.h, p.key)
+	key := e.correlate(r)
+	h := maphash.String(e.seed, key)
+	op := e.lookup(h, key)
 	newOp := op == nil
 	if newOp {
-		op = e.newOp(p.key, r)
-		op.hash = p.h
+		op = e.newOp(key, r)
+		op.hash = h
 		e.store(op)
 		op.client.ops++
 	} else {
 		op.list.unlink(op)
 	}
-	a := op.add(r, p, src)
+	a := op.add(r, src)
 	if r.Attempt > op.maxNo {
 		op.maxNo = r.Attempt
 	}
@@ -575,16 +536,14 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 	defer cancel()
 
 	names := make([]string, len(srcs))
-	for i, s := range srcs {
-		names[i] = s.Name
-	}
-	e := newEngine(&cfg, names)
 	m := &merger{}
 	for i, s := range srcs {
+		names[i] = s.Name
 		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64), window: int64(cfg.ReorderWindow)}
 		m.srcs = append(m.srcs, st)
-		go readSource(ctx, s, &e.prep, st.ch, st.free)
+		go readSource(ctx, s, st.ch, st.free)
 	}
+	e := newEngine(&cfg, names)
 	var runErr error
 	for {
 		en, src, err := m.next(ctx)
@@ -595,7 +554,7 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 		if en.r == nil {
 			break
 		}
-		e.processPrepared(en.r, en.p, src)
+		e.process(en.r, src)
 		m.srcs[src].release(en.b)
 	}
 	if runErr != nil && ctx.Err() == nil {

@@ -22,8 +22,7 @@ const batchSize = 1024
 // has done set and carries the source's statistics and error.
 type batch struct {
 	recs    []journal.Record
-	pre     []prepared // the prepared values of recs, index for index
-	pending int        // records not yet processed; at 0 the batch is reused
+	pending int // records not yet processed; at 0 the batch is reused
 	done    bool
 	err     error
 	lines   int64
@@ -32,16 +31,15 @@ type batch struct {
 }
 
 // readSource decodes src in its own goroutine (journal.Scan parses in parallel) and
-// sends its records in journal order, in batches, each with its prepared values (computed
-// here, off the engine's goroutine); the last batch has done set.
-func readSource(ctx context.Context, src Source, prep *prepper, out chan<- *batch, free <-chan *batch) {
+// sends its records in journal order, in batches; the last batch has done set.
+func readSource(ctx context.Context, src Source, out chan<- *batch, free <-chan *batch) {
 	newBatch := func() *batch {
 		select {
 		case b := <-free:
-			b.recs, b.pre = b.recs[:0], b.pre[:0]
+			b.recs = b.recs[:0]
 			return b
 		default:
-			return &batch{recs: make([]journal.Record, 0, batchSize), pre: make([]prepared, 0, batchSize)}
+			return &batch{recs: make([]journal.Record, 0, batchSize)}
 		}
 	}
 	b := newBatch()
@@ -61,8 +59,6 @@ func readSource(ctx context.Context, src Source, prep *prepper, out chan<- *batc
 			b = newBatch()
 		}
 		b.recs = append(b.recs, *r) // a Record's strings are never reused by Scan
-		b.pre = append(b.pre, prepared{})
-		prep.prepare(r, &b.pre[len(b.pre)-1])
 		return nil
 	})
 	b.done = true
@@ -109,7 +105,7 @@ func (s *sourceState) fill(ctx context.Context) error {
 		}
 		b.pending = len(b.recs)
 		for i := range b.recs {
-			s.insert(entry{&b.recs[i], &b.pre[i], b})
+			s.insert(entry{&b.recs[i], b})
 		}
 		if b.done {
 			s.done = true
@@ -152,11 +148,9 @@ func (s *sourceState) pop() entry {
 	return en
 }
 
-// entry is a record waiting in a reorder buffer, its prepared values and the batch
-// holding both.
+// entry is a record waiting in a reorder buffer and the batch holding it.
 type entry struct {
 	r *journal.Record
-	p *prepared
 	b *batch
 }
 

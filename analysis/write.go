@@ -64,6 +64,12 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// mdCode makes s safe inside a code span of a Markdown table cell: entities are not decoded
+// there, so only the cell separator and newlines are escaped.
+func mdCode(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "`", "'").Replace(s)
+}
+
 func runLine(r *Report) string {
 	var parts []string
 	if r.Run.Profile != "" {
@@ -96,7 +102,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	ew.printf("\n### Gates\n\n| gate | value | result | from |\n|---|---:|---|---|\n")
 	for _, g := range r.Gates {
-		ew.printf("| `%s` | %s | %s | %s |\n", mdEscape(g.Expr), fmtValue(g.Value), passWord(g.Passed), g.Source)
+		ew.printf("| `%s` | %s | %s | %s |\n", mdCode(g.Expr), fmtValue(g.Value), passWord(g.Passed), g.Source)
 	}
 	t := r.Totals
 	ew.printf("\n### Totals\n\n| operations | attempts | retries | success rate | abandoned | attempts/op | rate limited | faults | side effects | latency p50 | latency p99 |\n")

@@ -177,3 +177,21 @@ func TestWriteJUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownGateCodeSpan checks that gate expressions keep < and > inside their code span:
+// Markdown does not decode entities there.
+func TestMarkdownGateCodeSpan(t *testing.T) {
+	r := &Report{Verdict: "pass", Gates: []GateResult{{Expr: "latency.p99 < 2s", Metric: "latency.p99", Value: 120, Passed: true}, {Expr: "a | b", Passed: true}}}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`latency.p99 < 2s`", "`a \\| b`"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %s:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "&lt;") {
+		t.Errorf("markdown has an entity in a code span:\n%s", b.String())
+	}
+}

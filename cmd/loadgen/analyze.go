@@ -22,7 +22,7 @@ Arguments:
 Examples:
   loadgen analyze results/latest/journal.jsonl
   loadgen analyze proxy-a.jsonl proxy-b.jsonl --profile profiles/brownout.yaml --out ci-report
-  faultproxy ... --journal /dev/stdout | loadgen analyze - --gate 'duplicate_side_effects == 0'
+  faultproxy ... --journal - | loadgen analyze - --gate 'duplicate_side_effects == 0'
 
 Exit status: 0 all gates pass, 1 a gate failed, 2 bad usage or invalid profile, 3 runtime failure.
 `
@@ -48,7 +48,9 @@ func analyzeCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		cfg = analysis.ConfigFromProfile(p)
-		cfg.Run.Profile, cfg.Run.File, cfg.Run.Seed = p.Name, p.Path, p.Seed
+		// The journal may come from any client and any seed: the profile only supplies the
+		// limits, the analysis parameters and the thresholds.
+		cfg.Run.Profile, cfg.Run.File, cfg.Run.Client, cfg.Run.Seed = p.Name, p.Path, "", 0
 	}
 	var srcs []analysis.Source
 	for _, path := range fs.Args() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -17,12 +18,13 @@ func newFlagSet(name, text string, stderr io.Writer) *pflag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprint(stderr, text)
-		fmt.Fprintln(stderr, "\nOptions:")
-		fmt.Fprint(stderr, fs.FlagUsages())
-		if i := strings.Index(text, "\x00"); i >= 0 {
-			fmt.Fprint(stderr, text[i+1:])
+		head, tail, _ := strings.Cut(text, "\x00")
+		fmt.Fprint(stderr, head)
+		if opts := fs.FlagUsages(); opts != "" {
+			fmt.Fprintln(stderr, "\nOptions:")
+			fmt.Fprint(stderr, opts)
 		}
+		fmt.Fprint(stderr, tail)
 	}
 	return fs
 }
@@ -55,6 +57,9 @@ func (o *overrides) register(fs *pflag.FlagSet) {
 
 // apply loads the profile at path and applies the overrides, validating the result.
 func (o *overrides) apply(path string) (*profile.Profile, error) {
+	if o.policy != "" && !slices.Contains(profile.ReferencePolicies, o.policy) {
+		return nil, usageErrorf("--policy %q: not a reference client (one of %s)", o.policy, strings.Join(profile.ReferencePolicies, ", "))
+	}
 	p, err := profile.Load(path)
 	if err != nil {
 		return nil, err

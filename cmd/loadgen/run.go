@@ -48,6 +48,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if p.Client.Kind == profile.KindGo {
+		return usageErrorf("run: %s: client kind go runs through the Go package (retrylab.Run with your *http.Client), not loadgen", p.Position("client.kind"))
+	}
 	if err := checkGates(*gates); err != nil {
 		return err
 	}

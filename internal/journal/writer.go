@@ -2,8 +2,10 @@ package journal
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -105,7 +107,10 @@ func (w *Writer) Close() error {
 		w.err = w.w.Flush()
 	}
 	if s, ok := w.dst.(interface{ Sync() error }); ok && w.err == nil {
-		w.err = s.Sync()
+		// A pipe or a terminal (--journal -) cannot be synced: that is not a lost record.
+		if err := s.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+			w.err = err
+		}
 	}
 	return w.err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -163,5 +164,31 @@ func TestWriterCloseAndErrors(t *testing.T) {
 	}
 	if _, syncs := bad.snapshot(); syncs != 0 {
 		t.Errorf("a failed journal was synced")
+	}
+}
+
+// TestCloseOnPipe checks that a journal written to a pipe (faultproxy --journal - | ...)
+// closes cleanly: a pipe cannot be synced, and that loses nothing.
+func TestCloseOnPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- b
+	}()
+	jw := NewWriter(w)
+	if err := jw.Write(&Record{Method: "GET", Path: "/", RetryAfterMs: NoRetryAfter}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jw.Close(); err != nil {
+		t.Fatalf("Close on a pipe: %v", err)
+	}
+	w.Close()
+	if got := <-done; !bytes.Contains(got, []byte(`"seq":1`)) {
+		t.Errorf("pipe got %q", got)
 	}
 }

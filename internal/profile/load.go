@@ -44,6 +44,9 @@ func (e *Error) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.Error()
+		if p.File == "" && p.Line == 0 {
+			parts[i] = p.Field + ": " + p.Msg
+		}
 	}
 	return strings.Join(parts, "\n")
 }

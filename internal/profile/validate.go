@@ -135,11 +135,18 @@ func (p *Profile) ApplyDefaults() {
 		r.Method = strings.ToUpper(r.Method)
 	}
 	for i := range p.Faults {
-		f := &p.Faults[i]
-		if f.Name == "" {
-			f.Name = fmt.Sprintf("%s-%d", f.Action, i+1)
-		}
-		f.Match.Method = strings.ToUpper(f.Match.Method)
+		p.Faults[i].applyDefaults(i)
+	}
+	p.applyAnalysisDefaults()
+}
+
+// applyDefaults fills the zero fields of the i-th fault rule.
+func (f *Fault) applyDefaults(i int) {
+	if f.Name == "" {
+		f.Name = fmt.Sprintf("%s-%d", f.Action, i+1)
+	}
+	f.Match.Method = strings.ToUpper(f.Match.Method)
+	{
 		switch f.Action {
 		case FaultRespond:
 			if f.Body == "" {
@@ -162,6 +169,9 @@ func (p *Profile) ApplyDefaults() {
 			f.RetryAfterForm = RAFormSeconds
 		}
 	}
+}
+
+func (p *Profile) applyAnalysisDefaults() {
 	a := &p.Analysis
 	if a.Correlation == "" {
 		a.Correlation = CorrelateHeader
@@ -460,6 +470,24 @@ func (p *Profile) validateClient(ps *problems) {
 	}
 }
 
+// CheckFault defaults and validates one fault rule on its own, as a profile's faults[] entry
+// would be (the admin API adds rules at run time); clients are the profile's, for
+// match.client. The error names the rule's fields as "rule.FIELD".
+func CheckFault(f *Fault, clients []Client, index int) error {
+	q := &Profile{Clients: clients, Faults: []Fault{*f}}
+	q.Faults[0].applyDefaults(index)
+	var ps problems
+	q.validateFault(&ps, 0, map[string]bool{})
+	if len(ps) > 0 {
+		for _, pr := range ps {
+			pr.Field = "rule" + strings.TrimPrefix(pr.Field, "faults[0]")
+		}
+		return &Error{Problems: ps}
+	}
+	*f = q.Faults[0]
+	return nil
+}
+
 func (p *Profile) validateFault(ps *problems, i int, names map[string]bool) {
 	f := p.Faults[i]
 	fp := fmt.Sprintf("faults[%d]", i)
@@ -592,8 +620,8 @@ func loopbackURL(raw string) error {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("%q is not a URL", raw)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q: scheme must be http or https", raw)
+	if u.Scheme != "http" {
+		return fmt.Errorf("%q: scheme must be http (the proxy speaks plain HTTP to its target)", raw)
 	}
 	return loopbackHost(u.Hostname())
 }

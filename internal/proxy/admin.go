@@ -313,8 +313,8 @@ func (p *Proxy) AddRule(spec profile.Fault) error {
 	p.rulesMu.Lock()
 	defer p.rulesMu.Unlock()
 	rs := *p.rules.Load()
-	if spec.Name == "" {
-		spec.Name = fmt.Sprintf("%s-%d", spec.Action, len(rs)+1)
+	if err := profile.CheckFault(&spec, p.clients, len(rs)); err != nil {
+		return err
 	}
 	if slices.ContainsFunc(rs, func(r *rule) bool { return r.spec.Name == spec.Name }) {
 		return fmt.Errorf("%w: %q", errDuplicate, spec.Name)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,10 @@ func TestAdminAPI(t *testing.T) {
 		{"bad verb", "POST", "/rules/boom/explode", "", "s3cret", 404, `"error"`},
 		{"add JSON", "POST", "/rules", `{"name":"late","action":"respond","status":503,"retry_after":"2s","match":{"path":"/late"}}`, "s3cret", 201, `"retry_after": "2s"`},
 		{"add duplicate", "POST", "/rules", `{"name":"late","action":"reset"}`, "s3cret", 409, `"status": 409`},
-		{"add invalid", "POST", "/rules", `{"name":"bad","action":"explode"}`, "s3cret", 400, `unknown fault action`},
+		{"add invalid", "POST", "/rules", `{"name":"bad","action":"explode"}`, "s3cret", 400, `rule.action: \"explode\" is not one of respond`},
+		{"add respond without status", "POST", "/rules", `{"name":"bad","action":"respond"}`, "s3cret", 400, `rule.status: required for respond`},
+		{"add field of another action", "POST", "/rules", `{"name":"bad","action":"respond","status":503,"bytes":3}`, "s3cret", 400, `rule.bytes: not used by action respond`},
+		{"add probability out of range", "POST", "/rules", `{"name":"bad","action":"reset","probability":1.5}`, "s3cret", 400, `1.5 is out of range`},
 		{"add unknown field", "POST", "/rules", `{"name":"bad","action":"reset","colour":"red"}`, "s3cret", 400, `colour`},
 		{"add YAML", "POST", "/rules", "name: yaml\naction: delay\ndelay: 10ms\n", "s3cret", 201, `"delay": "10ms"`},
 		{"delete", "DELETE", "/rules/yaml", "", "s3cret", 204, ""},
@@ -120,5 +124,16 @@ func TestAdminAPI(t *testing.T) {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+}
+
+// TestFasthttpErrorsWithheld checks that fasthttp's connection errors, which quote the bytes a
+// client sent, reach the log without them.
+func TestFasthttpErrorsWithheld(t *testing.T) {
+	var logged []string
+	p := &Proxy{logf: func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }}
+	fasthttpLogger{p}.Printf("error when reading request headers: %v", `malformed mime header: "Authorization Bearer rl_live_SECRET"`)
+	if len(logged) != 1 || strings.Contains(logged[0], "SECRET") || !strings.Contains(logged[0], "error when reading request headers") {
+		t.Errorf("logged %q", logged)
 	}
 }

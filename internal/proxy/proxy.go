@@ -244,9 +244,18 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
+// fasthttpLogger receives fasthttp's own connection errors. Their text quotes the bytes a
+// client sent (a malformed "Authorization Bearer KEY" line, say), so only the kind of error
+// is logged, never its arguments: API keys must not reach the logs.
 type fasthttpLogger struct{ p *Proxy }
 
-func (l fasthttpLogger) Printf(format string, args ...any) { l.p.logf(format, args...) }
+func (l fasthttpLogger) Printf(format string, _ ...any) {
+	kind := format
+	if i := strings.IndexAny(kind, "%:"); i >= 0 {
+		kind = kind[:i]
+	}
+	l.p.logf("connection error (%s); details withheld, they may quote request bytes", strings.TrimSpace(kind))
+}
 
 // Serve accepts connections on ln until Shutdown; it returns nil after Shutdown.
 func (p *Proxy) Serve(ln net.Listener) error {
