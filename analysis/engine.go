@@ -428,11 +428,13 @@ func (e *engine) finalize(op *opState) {
 		e.totals.MaxAttempts = n
 	}
 	switch {
-	case last.status >= 200 && last.status < 300:
+	case last.status >= 200 && last.status < 300 && last.action != journal.ActionTruncate:
 		e.totals.Succeeded++
 	default:
+		// A truncated body is a failure the client saw as a broken connection: a
+		// network error, which is retryable.
 		e.totals.Failed++
-		if retryableStatus(int(last.status)) {
+		if retryableStatus(int(last.status)) || last.action == journal.ActionTruncate {
 			e.totals.Abandoned++
 		}
 	}

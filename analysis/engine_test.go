@@ -273,3 +273,17 @@ func TestSlowAttemptWrittenLateStaysInItsOperation(t *testing.T) {
 			rep.Totals.Operations, rep.Totals.MaxAttempts)
 	}
 }
+
+// TestTruncatedBodyIsAFailure: a 2xx whose body the proxy cut short is an operation the
+// client saw fail (a broken connection), unless a retry then succeeded.
+func TestTruncatedBodyIsAFailure(t *testing.T) {
+	rep := analyzeRecs(t, DefaultConfig(),
+		rec("k1", "cut", 0, 201, action(journal.ActionTruncate)),
+		rec("k1", "retried", 0, 201, action(journal.ActionTruncate)), rec("k1", "retried", 300, 201),
+		rec("k1", "whole", 0, 201),
+	)
+	tot := rep.Totals
+	if tot.Operations != 3 || tot.Succeeded != 2 || tot.Failed != 1 || tot.Abandoned != 1 {
+		t.Errorf("totals %+v, want 3 operations, 2 succeeded, 1 failed and abandoned", tot)
+	}
+}

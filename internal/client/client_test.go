@@ -992,3 +992,61 @@ func TestRetryBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedBodyRetried: a 2xx whose body is cut short (the server closes the connection
+// mid-body) is a network error to a client that reads bodies whole, so compliant retries it
+// and hands the caller the whole body; no-retry hands back the broken body.
+func TestTruncatedBodyRetried(t *testing.T) {
+	tests := []struct {
+		policy   string
+		attempts int
+		wantErr  bool
+	}{
+		{Compliant, 2, false},
+		{NoRetry, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy, func(t *testing.T) {
+			var mu sync.Mutex
+			seen := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen++
+				n := seen
+				mu.Unlock()
+				if n == 1 {
+					c, buf, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						return
+					}
+					buf.WriteString("HTTP/1.1 201 Created\r\nContent-Length: 20\r\n\r\n{\"id\":")
+					buf.Flush()
+					c.Close()
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+				io.WriteString(w, `{"id":"call_1"}`)
+			}))
+			defer srv.Close()
+			c := New(fast(t, tc.policy, time.Millisecond), Options{Seed: 1})
+			req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
+			resp, err := c.Do(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && string(body) != `{"id":"call_1"}` {
+				t.Errorf("body %q", body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seen != tc.attempts {
+				t.Errorf("server saw %d attempts, want %d", seen, tc.attempts)
+			}
+		})
+	}
+}

@@ -79,6 +79,10 @@ type Policy struct {
 	// received a 429 with Retry-After until that time, not only the operation's own retry:
 	// what the retry_after check demands in its client scope.
 	BlockOn429 bool
+	// ReadBody reads each response's body whole before deciding: a body cut short (the
+	// connection closed mid-body) is then a network error, retried like one, instead of a
+	// success whose body the caller fails to read.
+	ReadBody bool
 }
 
 // DefaultCheckRetry retries network errors (timeouts and resets included), 408, 429 and

@@ -57,6 +57,7 @@ func compliant() Policy {
 		GapMargin:        DefaultGapMargin,
 		Keys:             DefaultKeyStrategy,
 		RateLimit:        true,
+		ReadBody:         true,
 		RetryBudget:      DefaultRetryBudget,
 		RetryBudgetBurst: DefaultRetryBudgetBurst,
 	}

@@ -191,6 +191,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.mu.Unlock()
 		}
 		resp, sent, err := t.send(ctx, req, body, key)
+		if err == nil && p.ReadBody {
+			resp, err = readWhole(resp)
+		}
 		end := t.now()
 		if attempt == 1 {
 			first = sent
@@ -424,4 +427,19 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// maxResponseBody bounds what ReadBody holds in memory for one response.
+const maxResponseBody = 16 << 20
+
+// readWhole reads resp's body into memory; a body that ends early is an error.
+func readWhole(resp *http.Response) (*http.Response, error) {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read response body: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.ContentLength = int64(len(data))
+	return resp, nil
 }
