@@ -163,12 +163,13 @@ type engine struct {
 	lastClient   *clientState
 	nonRetryable [1000]bool
 
-	records int64
-	first   int64
-	now     int64
-	late    int64
-	maxRA   int64
-	horizon int64
+	records  int64
+	rejected int64 // records refused by the proxy's safety rules (action reject)
+	first    int64
+	now      int64
+	late     int64
+	maxRA    int64
+	horizon  int64
 
 	totals  Totals
 	lat     *hist // end to end per operation
@@ -271,6 +272,12 @@ func (e *engine) process(r *journal.Record, src int) {
 		e.late++
 	} else {
 		e.now = r.Time
+	}
+	if r.Action == journal.ActionReject {
+		// Refused by the proxy's safety rules (a hostile or malformed request): not an
+		// attempt of any operation, so no check judges it.
+		e.totals.Rejected++
+		return
 	}
 	if r.RetryAfterMs > e.maxRA {
 		e.maxRA = min(r.RetryAfterMs, int64(maxHorizonRA/time.Millisecond))

@@ -287,3 +287,20 @@ func TestTruncatedBodyIsAFailure(t *testing.T) {
 		t.Errorf("totals %+v, want 3 operations, 2 succeeded, 1 failed and abandoned", tot)
 	}
 }
+
+// TestRejectedNotJudged: requests the proxy refused by its safety rules (absolute-form URIs,
+// foreign Host, oversized headers) are not attempts of any operation.
+func TestRejectedNotJudged(t *testing.T) {
+	rep := analyzeRecs(t, DefaultConfig(),
+		rec("", "r", 0, 400, action(journal.ActionReject)), rec("", "r", 5, 400, action(journal.ActionReject)),
+		rec("k1", "a", 0, 201),
+	)
+	if rep.Totals.Operations != 1 || rep.Totals.Attempts != 1 || rep.Totals.Rejected != 2 {
+		t.Errorf("totals %+v, want 1 operation, 1 attempt, 2 rejected", rep.Totals)
+	}
+	for _, c := range rep.Checks {
+		if c.Violations != 0 {
+			t.Errorf("%s: %d violations", c.ID, c.Violations)
+		}
+	}
+}

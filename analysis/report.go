@@ -122,6 +122,7 @@ type Totals struct {
 	RateLimited   int64   `json:"rate_limited"` // attempts rejected by the proxy's limiter
 	SideEffects   int64   `json:"side_effects"` // side effects the target executed
 	Duplicates    int64   `json:"duplicate_side_effects"`
+	Rejected      int64   `json:"rejected"` // requests the proxy refused as hostile or malformed; not judged
 	Clients       int     `json:"clients"`
 }
 
