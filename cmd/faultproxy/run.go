@@ -219,6 +219,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.journal != "" {
 		var dst io.Writer = stdout
 		if o.journal != "-" {
+			// A journal is one proxy run (seq counts from 1): never append a second run to
+			// records already there, and never truncate them.
+			if fi, err := os.Stat(o.journal); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+				return usageErrorf("--journal %s already holds records of another run: choose a new file or remove it", o.journal)
+			}
 			f, err := os.OpenFile(o.journal, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 			if err != nil {
 				return fmt.Errorf("open journal: %w", err)

@@ -38,12 +38,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("version: 1\nfaults:\n  - name: x\n    action: explode\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	used := filepath.Join(dir, "used.jsonl")
+	if err := os.WriteFile(used, []byte(`{"seq":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"unknown flag", []string{"--nope"}, "unknown flag"},
+		{"journal of another run", []string{"--listen", "127.0.0.1:0", "--journal", used}, "already holds records"},
 		{"stray argument", []string{"extra"}, "unexpected argument"},
 		{"listen off loopback", []string{"--listen", "0.0.0.0:8080"}, "loopback"},
 		{"admin off loopback", []string{"--admin", "10.1.2.3:1"}, "loopback"},
