@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestUsageAndInvalidProfiles(t *testing.T) {
 			[]string{"--gate \"latency.p99 <<< 2s\""}},
 		{"bad rate flag", []string{"run", writeFile(t, dir, "f.yaml", good), "--rate", "fast"}, 2, []string{"--rate \"fast\""}},
 		{"unknown policy flag", []string{"run", writeFile(t, dir, "g.yaml", good), "--policy", "yolo"}, 2,
-			[]string{"client.policy: \"yolo\" is not a reference client"}},
+			[]string{"--policy \"yolo\": not a reference client"}},
 		{"attack off loopback", []string{"attack", writeFile(t, dir, "h.yaml", good), "--url", "http://10.1.2.3:80"}, 2,
 			[]string{"not on loopback"}},
 	}
@@ -246,5 +247,32 @@ func TestRunEndToEnd(t *testing.T) {
 				t.Errorf("summary lacks the checks:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// TestPlotElsewhere draws from files named by flags: a journal written by faultproxy into a
+// directory that is not a results directory.
+func TestPlotElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	const s = int64(1_700_000_000_000_000_000)
+	var buf []byte
+	for i := range 20 {
+		r := journal.Record{Seq: uint64(i + 1), Time: s + int64(i)*50e6, Client: "k_a", Method: "POST", Path: "/v1/calls",
+			Op: fmt.Sprintf("op-%d", i), Attempt: 1, Action: "forward", Status: 201, UpstreamStatus: 201, RetryAfterMs: -1, DurNs: 2e6}
+		buf = journal.AppendRecord(buf, &r)
+	}
+	j := writeFile(t, dir, "j.jsonl", string(buf))
+	out := filepath.Join(dir, "charts")
+	code, stdout, stderr := runCLI(t, "plot", out, "--journal", j)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"latency.png", "rps.svg", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	if code, _, stderr := runCLI(t, "plot", dir); code != 2 || !strings.Contains(stderr, "give one with --journal") {
+		t.Errorf("plot of a directory without journal: exit %d, stderr %q", code, stderr)
 	}
 }
