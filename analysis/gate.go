@@ -104,6 +104,14 @@ func ParseGate(expr string) (*Gate, error) {
 	if err != nil {
 		return nil, &GateError{expr, litPos + 1, err.Error()}
 	}
+	// A duration only compares with a latency (in ms); a percentage only with a ratio.
+	latency := strings.Contains(metric, "latency.")
+	if isDurationLiteral(lit) && !latency {
+		return nil, &GateError{expr, litPos + 1, fmt.Sprintf("%s is a duration, but %s is not a latency", lit, metric)}
+	}
+	if strings.HasSuffix(lit, "%") && (v < 0 || v > 1) {
+		return nil, &GateError{expr, litPos + 1, fmt.Sprintf("%s is not a percentage in [0%%, 100%%]", lit)}
+	}
 	return &Gate{Expr: strings.TrimSpace(expr), Metric: metric, Op: op, Value: v}, nil
 }
 
@@ -114,6 +122,15 @@ func (e *gateUnknown) Unwrap() []error { return []error{&e.GateError, ErrUnknown
 
 func isMetricByte(c byte) bool {
 	return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// isDurationLiteral reports whether lit is written as a duration (a number with a unit).
+func isDurationLiteral(lit string) bool {
+	if _, err := strconv.ParseFloat(lit, 64); err == nil || strings.HasSuffix(lit, "%") {
+		return false
+	}
+	_, err := time.ParseDuration(lit)
+	return err == nil
 }
 
 func parseLiteral(lit string) (float64, error) {

@@ -19,6 +19,8 @@ func TestParseGate(t *testing.T) {
 		{name: "amplification is the ratio", expr: "amplification <= 2.5", want: Gate{Metric: "amplification", Op: "<=", Value: 2.5}},
 		{name: "duration in seconds", expr: "latency.p99 < 2s", want: Gate{Metric: "latency.p99", Op: "<", Value: 2000}},
 		{name: "duration in ms", expr: "  attempt_latency.p95<250ms ", want: Gate{Metric: "attempt_latency.p95", Op: "<", Value: 250}},
+		{name: "duration against a count", expr: "retries < 1m", wantErr: "1m is a duration, but retries is not a latency"},
+		{name: "percentage over 100", expr: "success_rate >= 150%", wantErr: "150% is not a percentage in [0%, 100%]"},
 		{name: "percentage", expr: "success_rate >= 99.5%", want: Gate{Metric: "success_rate", Op: ">=", Value: 0.995}},
 		{name: "fraction", expr: "success_rate > 0.995", want: Gate{Metric: "success_rate", Op: ">", Value: 0.995}},
 		{name: "not equal", expr: "totals.operations != 0", want: Gate{Metric: "totals.operations", Op: "!=", Value: 0}},

@@ -52,7 +52,10 @@ func gateCommand(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rep, err := analysis.ReadReport(r)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", fs.Arg(0), err)
+		return usageErrorf("gate: %s is not a report.json: %v", fs.Arg(0), err)
+	}
+	if rep.Verdict == "" || rep.Metrics == nil {
+		return usageErrorf("gate: %s is not a report.json (no verdict or metrics): write one with loadgen run or loadgen analyze", fs.Arg(0))
 	}
 	exprs := *gates
 	if len(exprs) == 0 {
@@ -69,7 +72,7 @@ func gateCommand(_ context.Context, args []string, stdout, stderr io.Writer) err
 		if !g.Passed {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(stdout, "%s  %-40s (%s = %g)\n", mark, g.Expr, g.Metric, g.Value)
+		fmt.Fprintf(stdout, "%s  %-40s (%s = %.6g)\n", mark, g.Expr, g.Metric, g.Value)
 	}
 	fmt.Fprintf(stdout, "verdict: %s\n", rep.Verdict)
 	if rep.Verdict != "pass" {

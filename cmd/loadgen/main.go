@@ -8,7 +8,7 @@
 //	loadgen gate REPORT.json     gate an existing report
 //
 // Exit status: 0 all gates pass, 1 a gate failed, 2 bad usage or invalid profile, 3 a
-// runtime failure.
+// runtime failure, 130 interrupted (the partial report is written).
 package main
 
 import (
@@ -30,6 +30,7 @@ const (
 	exitFail    = 1
 	exitUsage   = 2
 	exitRuntime = 3
+	exitSignal  = 130 // interrupted (128 + SIGINT): a partial report was written
 )
 
 const usage = `loadgen: prove that an HTTP client survives a rate-limited, flaky API.
@@ -49,6 +50,7 @@ Run 'loadgen <command> --help' for a command's arguments, options and examples.
 
 Exit status:
   0 all gates pass   1 a gate failed   2 bad usage or invalid profile   3 runtime failure
+  130 interrupted (Ctrl-C, SIGTERM): the partial report is written
 `
 
 func main() {
@@ -99,6 +101,10 @@ func usageErrorf(format string, args ...any) error {
 // errGateFailed reports a failed verdict whose details were already printed: exit 1.
 var errGateFailed = errors.New("a gate failed")
 
+// errInterrupted reports a run stopped by Ctrl-C or SIGTERM whose partial report was
+// written: exit 130, whatever its verdict, so a script never takes part of a run for all of it.
+var errInterrupted = errors.New("interrupted")
+
 // errHelp is returned after --help was printed: exit 0.
 var errHelp = errors.New("help")
 
@@ -109,6 +115,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitPass
 	case errors.Is(err, errGateFailed):
 		return exitFail
+	case errors.Is(err, errInterrupted):
+		return exitSignal
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitUsage

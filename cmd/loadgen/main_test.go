@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/retrylab/retrylab/analysis"
 	"github.com/retrylab/retrylab/internal/journal"
@@ -102,6 +103,15 @@ func writeReport(t *testing.T, dir string, rep *analysis.Report) string {
 	return writeFile(t, dir, "report.json", b.String())
 }
 
+func TestGateNotAReport(t *testing.T) {
+	dir := t.TempDir()
+	j := writeFile(t, dir, "j.jsonl", `{"seq":1,"ts":1,"method":"GET","path":"/"}`+"\n")
+	code, _, stderr := runCLI(t, "gate", j, "--gate", "success_rate >= 99%")
+	if code != 2 || !strings.Contains(stderr, "is not a report.json") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestGate(t *testing.T) {
 	dir := t.TempDir()
 	rep := &analysis.Report{Version: 1, Verdict: "pass", Metrics: map[string]float64{
@@ -119,6 +129,7 @@ func TestGate(t *testing.T) {
 		{"latency fails", []string{"latency.p99 < 2s"}, 1, []string{"FAIL  latency.p99 < 2s", "verdict: fail"}},
 		{"violations fail", []string{"retry_after.violations == 0"}, 1, []string{"FAIL  retry_after.violations == 0"}},
 		{"bad expression", []string{"latency.p99 <"}, 2, nil},
+		{"unit mismatch", []string{"retries < 1m"}, 2, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,5 +285,39 @@ func TestPlotElsewhere(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "plot", dir); code != 2 || !strings.Contains(stderr, "give one with --journal") {
 		t.Errorf("plot of a directory without journal: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunInterrupted: a run stopped by a signal writes its partial report and exits 130.
+func TestRunInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run")
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		cancel()
+	}()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"run", "testdata/brownout-short.yaml", "--duration", "10s", "--out", out, "--quiet", "--no-charts"}, &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 130 {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-brownout-short", "report.json"))
+	if len(dirs) != 1 {
+		t.Fatalf("reports: %v", dirs)
+	}
+	f, err := os.Open(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := analysis.ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Partial || rep.Totals.Operations == 0 {
+		t.Errorf("partial %v, operations %d: want a partial report with the operations so far", rep.Partial, rep.Totals.Operations)
 	}
 }

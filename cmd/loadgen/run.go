@@ -86,6 +86,10 @@ func finish(stdout io.Writer, rep *analysis.Report, dir string) error {
 			}
 		}
 	}
+	if rep.Partial {
+		fmt.Fprintln(stdout, "\ninterrupted: the report covers only part of the run (\"partial\": true)")
+		return errInterrupted
+	}
 	if rep.Verdict != "pass" {
 		return errGateFailed
 	}
