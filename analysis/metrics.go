@@ -3,6 +3,8 @@ package analysis
 import (
 	"sort"
 	"strings"
+
+	"github.com/retrylab/retrylab/internal/suggest"
 )
 
 // metricNames lists every metric a report carries and a gate may name (besides the
@@ -61,12 +63,7 @@ func resolveMetric(name string) (string, bool) {
 
 // suggestMetric returns a close metric name for an error hint, or "".
 func suggestMetric(name string) string {
-	best, bestD := "", 4
-	for _, m := range MetricNames() {
-		if d := editDistance(name, m); d < bestD {
-			best, bestD = m, d
-		}
-	}
+	best := suggest.Closest(name, MetricNames(), 4)
 	if best == "" {
 		for _, m := range MetricNames() {
 			if strings.HasPrefix(m, name) {
@@ -75,26 +72,6 @@ func suggestMetric(name string) string {
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // buildMetrics flattens the report into the metrics gates read.

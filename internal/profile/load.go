@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/retrylab/retrylab/internal/suggest"
 )
 
 // FieldError is one problem in a profile, located by file, line and field path
@@ -157,7 +159,7 @@ func decodeError(name string, idx *index, err error) error {
 			line, _ := strconv.Atoi(m[1])
 			field := idx.keyAt(line, m[2])
 			msg := "unknown field"
-			if s := suggest(m[2], idx.siblings(field)); s != "" {
+			if s := suggest.Closest(m[2], idx.siblings(field), 3); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			probs = append(probs, &FieldError{File: name, Line: line, Field: field, Msg: msg})
@@ -196,37 +198,6 @@ func typeWord(goType string) string {
 		return "a mapping"
 	}
 	return "valid here (want " + goType + ")"
-}
-
-// suggest returns the candidate closest to s by edit distance, if close enough.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // index maps field paths of the YAML document to their lines.
