@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -161,4 +164,44 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 	cpu.report(b, int64(b.N)*10_000)
+}
+
+// BenchmarkWriter is Writer.Write from concurrent goroutines into a real file, the
+// proxy's journal path: lock, encode, buffer, background flush. Close is inside the
+// timing, so every record has reached the file.
+func BenchmarkWriter(b *testing.B) {
+	var recs []Record
+	_, lines := benchJournal(b)
+	for _, l := range lines[:1000] {
+		var r Record
+		if err := Unmarshal(l, &r); err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	f, err := os.Create(filepath.Join(b.TempDir(), "journal.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := NewWriter(f)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		var r Record
+		for i := 0; pb.Next(); i++ {
+			r = recs[i%len(recs)]
+			if err := w.Write(&r); err != nil {
+				b.Error(err)
+				return
+			}
+			n.Add(1)
+		}
+	})
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	cpu.report(b, n.Load())
 }
