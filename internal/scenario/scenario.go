@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/retrylab/retrylab/analysis"
@@ -76,6 +77,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if p == nil {
 		return nil, errors.New("scenario: no profile")
 	}
+	if p.Client.Kind == profile.KindGo && o.Client == nil {
+		return nil, errors.New("client kind go needs an *http.Client (use the retrylab Go package)")
+	}
 	dir, runID, err := resultsDir(o, p, start)
 	if err != nil {
 		return nil, err
@@ -109,12 +113,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		targetURL = url
 	}
 
-	// 2. Proxy with its journal.
-	jf, err := os.Create(filepath.Join(dir, JournalFile))
-	if err != nil {
-		return nil, fmt.Errorf("create journal: %w", err)
+	// 2. Proxy with its journal, and the load's output files.
+	var files [3]*os.File
+	for i, name := range []string{JournalFile, ResultsFile, OutcomesFile} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		defer f.Close() // on error paths; closing twice is harmless
+		files[i] = f
 	}
+	jf, rf, of := files[0], files[1], files[2]
 	jw := journal.NewWriter(jf)
+	defer jw.Close() // on error paths: flushes what was journaled
 	px, err := proxy.New(proxy.Config{
 		Target:  targetURL,
 		Profile: p,
@@ -128,8 +139,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		},
 	})
 	if err != nil {
-		jw.Close()
-		jf.Close()
 		return nil, fmt.Errorf("start proxy: %w", err)
 	}
 	listen := p.Proxy.Listen
@@ -138,12 +147,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		jw.Close()
-		jf.Close()
 		return nil, fmt.Errorf("proxy listen %s: %w", listen, err)
 	}
 	proxyURL := "http://" + ln.Addr().String()
 	go px.Serve(ln)
+	stopProxy := sync.OnceValue(func() error {
+		sctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		return px.Shutdown(sctx)
+	})
+	defer stopProxy() // on error paths
 	logf("retrylab %s: %s, target %s, proxy %s, results %s", version.Version, p.Name, p.Target, proxyURL, dir)
 
 	// 3. Load through the client under test.
@@ -153,27 +166,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	case profile.KindService:
 		stopService, err = load.StartService(ctx, p.Client, proxyURL, o.Log)
 		if err != nil {
-			px.Shutdown(bg)
-			jw.Close()
-			jf.Close()
 			return nil, fmt.Errorf("start service: %w", err)
 		}
 		baseURL = p.Client.URL
-	case profile.KindGo:
-		if o.Client == nil {
-			px.Shutdown(bg)
-			jw.Close()
-			jf.Close()
-			return nil, errors.New("client kind go needs an *http.Client (use the retrylab Go package)")
-		}
-	}
-	rf, err := os.Create(filepath.Join(dir, ResultsFile))
-	if err != nil {
-		return nil, fmt.Errorf("create results: %w", err)
-	}
-	of, err := os.Create(filepath.Join(dir, OutcomesFile))
-	if err != nil {
-		return nil, fmt.Errorf("create outcomes: %w", err)
 	}
 	sum, loadErr := load.Run(ctx, load.Config{
 		Profile:  p,
@@ -198,11 +193,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// 4. Stop the proxy, flush and sync the journal.
-	sctx, cancel := context.WithTimeout(bg, 10*time.Second)
-	if err := px.Shutdown(sctx); err != nil {
+	if err := stopProxy(); err != nil {
 		logf("proxy shutdown: %v", err)
 	}
-	cancel()
 	if err := jw.Close(); err != nil {
 		return nil, fmt.Errorf("flush journal: %w", err)
 	}
