@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/retrylab/retrylab/internal/cli"
 	"github.com/retrylab/retrylab/internal/journal"
 	"github.com/retrylab/retrylab/internal/profile"
 	"github.com/retrylab/retrylab/internal/proxy"
@@ -21,12 +22,8 @@ import (
 	"github.com/retrylab/retrylab/internal/version"
 )
 
-// Exit statuses (DESIGN.md).
-const (
-	exitOK      = 0
-	exitUsage   = 2
-	exitRuntime = 3
-)
+// exitUsage is the status of bad usage (DESIGN.md); cli.ExitCode maps errors to statuses.
+const exitUsage = cli.ExitUsage
 
 const usage = `faultproxy: a fault-injecting, rate-limiting reverse proxy that journals every attempt.
 
@@ -66,32 +63,11 @@ Exit status:
   0 stopped by SIGINT/SIGTERM   2 bad usage or invalid profile   3 runtime failure
 `
 
-// usageError is bad usage: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
-
-var errHelp = errors.New("help")
-
-func exitCode(err error, stderr io.Writer) int {
-	var ue *usageError
-	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return exitOK
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitUsage
-	case profile.IsInvalid(err):
-		fmt.Fprintf(stderr, "Error: invalid profile:\n%v\n", err)
-		return exitUsage
-	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
-	return exitRuntime
-}
+var (
+	usageErrorf = cli.Usagef
+	errHelp     = cli.ErrHelp
+	exitCode    = cli.ExitCode
+)
 
 type options struct {
 	listen, target, profile, journal string

@@ -69,7 +69,7 @@ func (o *overrides) apply(path string) (*profile.Profile, error) {
 		if err != nil || r <= 0 {
 			return nil, usageErrorf("--rate %q: want a positive rate, e.g. 200/s", o.rate)
 		}
-		p.Load = profile.LoadSpec{Shape: profile.ShapeConstant, Rate: r, Workers: p.Load.Workers, MaxWorkers: p.Load.MaxWorkers}
+		p.Load = p.Load.WithConstantRate(r)
 	}
 	if o.duration != "" {
 		var d profile.Duration

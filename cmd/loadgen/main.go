@@ -20,17 +20,14 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/retrylab/retrylab/internal/profile"
+	"github.com/retrylab/retrylab/internal/cli"
 	"github.com/retrylab/retrylab/internal/version"
 )
 
-// Exit statuses (DESIGN.md).
+// Exit statuses of loadgen's own (DESIGN.md); 0, 2 and 3 come from cli.ExitCode.
 const (
-	exitPass    = 0
-	exitFail    = 1
-	exitUsage   = 2
-	exitRuntime = 3
-	exitSignal  = 130 // interrupted (128 + SIGINT): a partial report was written
+	exitFail   = 1
+	exitSignal = 130 // interrupted (128 + SIGINT): a partial report was written
 )
 
 const usage = `loadgen: prove that an HTTP client survives a rate-limited, flaky API.
@@ -89,14 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usageErrorf("unknown command %q", cmd)
 }
 
-// usageError is bad usage: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
+var usageErrorf = cli.Usagef
 
 // errGateFailed reports a failed verdict whose details were already printed: exit 1.
 var errGateFailed = errors.New("a gate failed")
@@ -106,24 +96,14 @@ var errGateFailed = errors.New("a gate failed")
 var errInterrupted = errors.New("interrupted")
 
 // errHelp is returned after --help was printed: exit 0.
-var errHelp = errors.New("help")
+var errHelp = cli.ErrHelp
 
 func exitCode(err error, stderr io.Writer) int {
-	var ue *usageError
 	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return exitPass
 	case errors.Is(err, errGateFailed):
 		return exitFail
 	case errors.Is(err, errInterrupted):
 		return exitSignal
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitUsage
-	case profile.IsInvalid(err):
-		fmt.Fprintf(stderr, "Error: invalid profile:\n%v\n", err)
-		return exitUsage
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
-	return exitRuntime
+	return cli.ExitCode(err, stderr)
 }
