@@ -103,8 +103,7 @@ func run(ctx context.Context, p *profile.Profile, client *http.Client, opts []Op
 		p.Duration = profile.Duration(s.duration)
 	}
 	if s.rate > 0 {
-		p.Load = profile.LoadSpec{Shape: profile.ShapeConstant, Rate: profile.Rate(s.rate),
-			Workers: p.Load.Workers, MaxWorkers: p.Load.MaxWorkers}
+		p.Load = p.Load.WithConstantRate(profile.Rate(s.rate))
 	}
 	if s.seed != 0 {
 		p.Seed = s.seed

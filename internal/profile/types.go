@@ -81,6 +81,12 @@ type LoadSpec struct {
 	MaxWorkers int `yaml:"max_workers"` // cap on vegeta workers (default 1000)
 }
 
+// WithConstantRate returns l as a constant shape at r, keeping its worker settings (the
+// --rate override of loadgen and the retrylab package).
+func (l LoadSpec) WithConstantRate(r Rate) LoadSpec {
+	return LoadSpec{Shape: ShapeConstant, Rate: r, Workers: l.Workers, MaxWorkers: l.MaxWorkers}
+}
+
 // Step is one step of a step shape, written "50/s for 10s" or as a mapping {rate, duration}.
 type Step struct {
 	Rate     Rate     `yaml:"rate"`
