@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"hash/maphash"
 	"net/http"
 	"time"
 )
@@ -17,7 +16,6 @@ func init() { register(CheckDuplicateSideEffects, newDuplicateCheck) }
 type duplicateCheck struct {
 	checkBase
 	extra int64
-	seed  maphash.Seed
 	keys  []keyUse // direct-mapped by maphash of client and key
 }
 
@@ -38,7 +36,6 @@ const keySlots = 1 << 16
 func newDuplicateCheck(cfg *Config) checker {
 	c := &duplicateCheck{
 		checkBase: newBase(cfg, CheckDuplicateSideEffects, "Never performs a side effect twice"),
-		seed:      maphash.MakeSeed(),
 		keys:      make([]keyUse, keySlots),
 	}
 	c.summary = "side effects the target executed per operation (at most one)"
@@ -66,8 +63,8 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 			return
 		}
 	}
-	h := maphash.String(c.seed, a.idemKey) ^ op.client.hash | 1
-	bh := maphash.String(c.seed, a.bodyHash)
+	h := e.cur.idemH ^ op.client.hash | 1
+	bh := e.cur.bodyH
 	u := &c.keys[h%keySlots]
 	switch {
 	case u.h != h || u.last < e.now-int64(keyWindow):

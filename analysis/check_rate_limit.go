@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/retrylab/retrylab/internal/profile"
 	"github.com/retrylab/retrylab/internal/ratelimit"
@@ -105,7 +104,11 @@ func (c *rateLimitCheck) attempt(e *engine, op *opState, a *attempt) {
 	}
 	for i := range c.limits {
 		l := &c.limits[i]
-		if !matchRateLimit(l, op.method, op.path) {
+		if i < 64 {
+			if op.limits&(1<<i) == 0 {
+				continue
+			}
+		} else if !matchRateLimit(l, op.method, op.path) {
 			continue
 		}
 		if cl.limit == 0 {
@@ -120,13 +123,13 @@ func (c *rateLimitCheck) attempt(e *engine, op *opState, a *attempt) {
 			s.lim = ratelimit.NewLimiter(p)
 		}
 		at := max(a.time, s.last)
-		d := s.lim.Allow(time.Unix(0, at))
-		if d.Allowed {
+		ok, retryAt := s.lim.AllowAt(at)
+		if ok {
 			s.last = at
 			continue
 		}
-		if late := d.RetryAt.UnixNano(); late-a.time <= c.transit {
-			if s.lim.Allow(time.Unix(0, late)).Allowed {
+		if late := retryAt; late-a.time <= c.transit {
+			if ok, _ := s.lim.AllowAt(late); ok {
 				s.last = late
 				continue
 			}
@@ -139,7 +142,7 @@ func (c *rateLimitCheck) attempt(e *engine, op *opState, a *attempt) {
 			Client: cl.id,
 			Op:     op.op,
 			Message: fmt.Sprintf("attempt sent %s before the limit admitted another request of the client",
-				ms(d.RetryAt.UnixNano()-a.time)),
+				ms(retryAt-a.time)),
 			Expected: "at most " + describeLimit(l),
 			Attempts: []AttemptRef{e.ref(op, a)},
 		})

@@ -25,6 +25,7 @@ type attempt struct {
 	status   int32
 	executed bool
 	replayed bool
+	act      uint8 // action code
 	action   string
 	rule     string
 	idemKey  string
@@ -49,6 +50,7 @@ type opState struct {
 	op           string // Record.Op of the first attempt
 	client       *clientState
 	method, path string
+	limits       uint64    // item.limits of the first attempt
 	attempts     []attempt // sorted by time
 	inline       [2]attempt
 	lastEnd      int64
@@ -61,11 +63,11 @@ func (o *opState) first() *attempt { return &o.attempts[0] }
 func (o *opState) last() *attempt  { return &o.attempts[len(o.attempts)-1] }
 
 // add inserts the record's attempt in time order and returns it.
-func (o *opState) add(r *journal.Record, src int) *attempt {
+func (o *opState) add(r *item, src int) *attempt {
 	a := attempt{
 		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs, src: int32(src),
 		no: int32(r.Attempt), status: int32(r.Status), executed: r.Executed, replayed: r.Replayed,
-		action: r.Action, rule: r.Rule, idemKey: r.IdemKey, bodyHash: r.BodyHash,
+		act: r.act, action: r.Action, rule: r.Rule, idemKey: r.IdemKey, bodyHash: r.BodyHash,
 	}
 	if a.dur < 0 {
 		a.dur = 0
@@ -153,12 +155,15 @@ type engine struct {
 	opHook  []checker
 
 	seed         maphash.Seed
+	prep         *prep
+	cur          *item    // the record being processed, for the attempt hooks
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[string]*opState
 	open         opList // operations that may still be retried, by last activity
 	done         opList // operations whose latest attempt succeeded (2xx)
 	free         []*opState
-	clients      map[string]*clientState
+	clients      map[string]*clientState // by id, for ids whose hash another client took
+	clientsByH   map[uint64]*clientState // by maphash of the id
 	clientList   []*clientState
 	lastClient   *clientState
 	nonRetryable [1000]bool
@@ -189,13 +194,14 @@ const horizonSlack = 5 * time.Second
 
 func newEngine(cfg *Config, names []string) *engine {
 	e := &engine{
-		cfg:     cfg,
-		names:   names,
-		seed:    maphash.MakeSeed(),
-		ops:     newOpTable(1 << 12),
-		clients: map[string]*clientState{},
-		lat:     newHist(),
-		attLat:  newHist(),
+		cfg:        cfg,
+		names:      names,
+		seed:       maphash.MakeSeed(),
+		ops:        newOpTable(1 << 12),
+		clients:    map[string]*clientState{},
+		clientsByH: map[uint64]*clientState{},
+		lat:        newHist(),
+		attLat:     newHist(),
 	}
 	for _, s := range cfg.NonRetryable {
 		if s >= 0 && s < len(e.nonRetryable) {
@@ -212,6 +218,7 @@ func newEngine(cfg *Config, names []string) *engine {
 			e.opHook = append(e.opHook, c)
 		}
 	}
+	e.prep = newPrep(cfg, e.seed)
 	e.setHorizon()
 	return e
 }
@@ -224,46 +231,39 @@ func (e *engine) setHorizon() {
 	e.horizon = int64(h + horizonSlack)
 }
 
-// correlate returns the operation key of a record.
-func (e *engine) correlate(r *journal.Record) string {
-	switch e.cfg.Correlation {
-	case CorrelateHeader:
-		if r.Op != "" {
-			return r.Op
-		}
-	case CorrelateIdemKey:
-		if r.IdemKey != "" {
-			return "k\x00" + r.Client + "\x00" + r.IdemKey
-		}
-	}
-	return "f\x00" + r.Client + "\x00" + r.Method + "\x00" + r.Path + "\x00" + r.BodyHash
-}
-
-func (e *engine) client(id string) *clientState {
+// client returns the state of client id, whose maphash is h.
+func (e *engine) client(id string, h uint64) *clientState {
 	if c := e.lastClient; c != nil && c.id == id {
 		return c
 	}
-	c := e.clients[id]
-	if c == nil {
-		c = &clientState{id: id, hash: maphash.String(e.seed, id) * 0x9E3779B97F4A7C15}
-		e.clients[id] = c
-		e.clientList = append(e.clientList, c)
+	c := e.clientsByH[h]
+	if c == nil || c.id != id {
+		if c != nil { // another client has this hash
+			c = e.clients[id]
+		}
+		if c == nil {
+			c = &clientState{id: id, hash: h * 0x9E3779B97F4A7C15}
+			if e.clientsByH[h] == nil {
+				e.clientsByH[h] = c
+			} else {
+				e.clients[id] = c
+			}
+			e.clientList = append(e.clientList, c)
+		}
 	}
 	e.lastClient = c
 	return c
 }
 
-// isFault reports whether the attempt was answered by a fault rule.
-func isFault(action string) bool {
-	switch action {
-	case "", journal.ActionForward, journal.ActionRateLimit, journal.ActionReject:
-		return false
-	}
-	return true
-}
-
 // process handles one record.
 func (e *engine) process(r *journal.Record, src int) {
+	it := item{Record: *r}
+	e.prep.fill(&it)
+	e.processItem(&it, src)
+}
+
+// processItem handles one record whose derived fields are filled.
+func (e *engine) processItem(r *item, src int) {
 	if e.records == 0 {
 		e.first, e.now = r.Time, r.Time
 	}
@@ -273,7 +273,7 @@ func (e *engine) process(r *journal.Record, src int) {
 	} else {
 		e.now = r.Time
 	}
-	if r.Action == journal.ActionReject {
+	if r.act == actReject {
 		// Refused by the proxy's safety rules (a hostile or malformed request): not an
 		// attempt of any operation, so no check judges it.
 		e.totals.Rejected++
@@ -284,13 +284,11 @@ func (e *engine) process(r *journal.Record, src int) {
 		e.setHorizon()
 	}
 
-	key := e.correlate(r)
-	h := maphash.String(e.seed, key)
-	op := e.lookup(h, key)
+	op := e.lookup(r.h, r.key)
 	newOp := op == nil
 	if newOp {
-		op = e.newOp(key, r)
-		op.hash = h
+		op = e.newOp(r)
+		op.hash = r.h
 		e.store(op)
 		op.client.ops++
 	} else {
@@ -304,7 +302,7 @@ func (e *engine) process(r *journal.Record, src int) {
 	// retried) and no earlier attempt is still missing (the proxy numbered this one
 	// beyond what was seen: a slow attempt not yet written).
 	if l := op.last(); l.status >= 200 && l.status < 300 && len(op.attempts) >= op.maxNo &&
-		l.action != journal.ActionTruncate && l.action != journal.ActionSlowBody {
+		l.act != actTruncate && l.act != actSlowBody {
 		e.done.pushBack(op)
 	} else {
 		e.open.pushBack(op)
@@ -316,11 +314,11 @@ func (e *engine) process(r *journal.Record, src int) {
 		cl.peak = n
 	}
 	e.totals.Attempts++
-	fault := isFault(r.Action)
+	fault := isFaultCode(r.act)
 	if fault {
 		e.totals.Faults++
 	}
-	if r.Action == journal.ActionRateLimit {
+	if r.act == actRateLimit {
 		e.totals.RateLimited++
 		cl.rateLimited++
 	}
@@ -330,9 +328,11 @@ func (e *engine) process(r *journal.Record, src int) {
 	e.attLat.add(a.dur)
 	e.countSecond(r.Time, newOp, fault)
 
+	e.cur = r
 	for _, c := range e.attHook {
 		c.attempt(e, op, a)
 	}
+	e.cur = nil
 	e.evict(e.now-e.horizon, e.now-int64(horizonSlack))
 }
 
@@ -368,7 +368,7 @@ func (e *engine) remove(op *opState) {
 	}
 }
 
-func (e *engine) newOp(key string, r *journal.Record) *opState {
+func (e *engine) newOp(r *item) *opState {
 	var op *opState
 	if n := len(e.free); n > 0 {
 		op = e.free[n-1]
@@ -376,9 +376,9 @@ func (e *engine) newOp(key string, r *journal.Record) *opState {
 	} else {
 		op = &opState{}
 	}
-	op.key, op.op = key, r.Op
-	op.client = e.client(r.Client)
-	op.method, op.path = r.Method, r.Path
+	op.key, op.op = r.key, r.Op
+	op.client = e.client(r.Client, r.ch)
+	op.method, op.path, op.limits = r.Method, r.Path, r.limits
 	op.attempts = op.inline[:0]
 	op.lastEnd, op.maxNo = 0, 0
 	return op
@@ -435,13 +435,13 @@ func (e *engine) finalize(op *opState) {
 		e.totals.MaxAttempts = n
 	}
 	switch {
-	case last.status >= 200 && last.status < 300 && last.action != journal.ActionTruncate:
+	case last.status >= 200 && last.status < 300 && last.act != actTruncate:
 		e.totals.Succeeded++
 	default:
 		// A truncated body is a failure the client saw as a broken connection: a
 		// network error, which is retryable.
 		e.totals.Failed++
-		if retryableStatus(int(last.status)) || last.action == journal.ActionTruncate {
+		if retryableStatus(int(last.status)) || last.act == actTruncate {
 			e.totals.Abandoned++
 		}
 	}
@@ -545,14 +545,14 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 	defer cancel()
 
 	names := make([]string, len(srcs))
+	e := newEngine(&cfg, names)
 	m := &merger{}
 	for i, s := range srcs {
 		names[i] = s.Name
 		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64), window: int64(cfg.ReorderWindow)}
 		m.srcs = append(m.srcs, st)
-		go readSource(ctx, s, st.ch, st.free)
+		go readSource(ctx, s, e.prep, st.ch, st.free)
 	}
-	e := newEngine(&cfg, names)
 	var runErr error
 	for {
 		en, src, err := m.next(ctx)
@@ -563,7 +563,7 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 		if en.r == nil {
 			break
 		}
-		e.process(en.r, src)
+		e.processItem(en.r, src)
 		m.srcs[src].release(en.b)
 	}
 	if runErr != nil && ctx.Err() == nil {

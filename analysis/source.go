@@ -21,7 +21,7 @@ const batchSize = 1024
 // batch is a run of records of one source in journal order; the last batch of a source
 // has done set and carries the source's statistics and error.
 type batch struct {
-	recs    []journal.Record
+	recs    []item
 	pending int // records not yet processed; at 0 the batch is reused
 	done    bool
 	err     error
@@ -32,14 +32,14 @@ type batch struct {
 
 // readSource decodes src in its own goroutine (journal.Scan parses in parallel) and
 // sends its records in journal order, in batches; the last batch has done set.
-func readSource(ctx context.Context, src Source, out chan<- *batch, free <-chan *batch) {
+func readSource(ctx context.Context, src Source, p *prep, out chan<- *batch, free <-chan *batch) {
 	newBatch := func() *batch {
 		select {
 		case b := <-free:
 			b.recs = b.recs[:0]
 			return b
 		default:
-			return &batch{recs: make([]journal.Record, 0, batchSize)}
+			return &batch{recs: make([]item, 0, batchSize)}
 		}
 	}
 	b := newBatch()
@@ -58,7 +58,11 @@ func readSource(ctx context.Context, src Source, out chan<- *batch, free <-chan 
 			}
 			b = newBatch()
 		}
-		b.recs = append(b.recs, *r) // a Record's strings are never reused by Scan
+		n := len(b.recs)
+		b.recs = b.recs[:n+1]
+		it := &b.recs[n]
+		it.Record = *r // a Record's strings are never reused by Scan
+		p.fill(it)
 		return nil
 	})
 	b.done = true
@@ -150,7 +154,7 @@ func (s *sourceState) pop() entry {
 
 // entry is a record waiting in a reorder buffer and the batch holding it.
 type entry struct {
-	r *journal.Record
+	r *item
 	b *batch
 }
 

@@ -122,13 +122,14 @@ type Decision struct {
 // Limiter is the state of one client under one Policy. It is not safe for concurrent
 // use; callers serialise access (see Set).
 type Limiter struct {
-	p      *Policy
-	origin time.Time
-	ring   []int64 // admission instants (ns since origin) of the requests in the window, oldest first
-	head   int
-	n      int
-	base   int64 // tokens(t) = min(K, (t-base)/T)
-	inited bool
+	p        *Policy
+	origin   time.Time
+	originNs int64   // origin in Unix ns, for AllowAt
+	ring     []int64 // admission instants (ns since origin) of the requests in the window, oldest first
+	head     int
+	n        int
+	base     int64 // tokens(t) = min(K, (t-base)/T)
+	inited   bool
 }
 
 // NewLimiter returns a Limiter with an empty window and a full bucket.
@@ -140,6 +141,7 @@ func (l *Limiter) ns(now time.Time) int64 {
 	if !l.inited {
 		l.inited = true
 		l.origin = now
+		l.originNs = now.UnixNano()
 		l.base = -max(0, l.p.capNs)
 	}
 	return int64(now.Sub(l.origin))
@@ -216,6 +218,12 @@ func (l *Limiter) Check(now time.Time) Decision {
 func (l *Limiter) Admit(now time.Time) Decision {
 	t := l.ns(now)
 	l.expire(t)
+	l.admit(t)
+	return l.decide(t, true)
+}
+
+// admit records a request at t (ns since origin), after expire(t).
+func (l *Limiter) admit(t int64) {
 	if l.p.capNs >= 0 {
 		l.base += l.p.interval
 	}
@@ -232,7 +240,6 @@ func (l *Limiter) Admit(now time.Time) Decision {
 	}
 	l.ring[i] = t
 	l.n++
-	return l.decide(t, true)
 }
 
 // Allow admits the request at now if the limit allows it and returns the decision.
@@ -242,4 +249,25 @@ func (l *Limiter) Allow(now time.Time) Decision {
 		return d
 	}
 	return l.Admit(now)
+}
+
+// AllowAt is Allow for an instant in Unix nanoseconds, without the Decision: it admits
+// the request at t if the limit allows it and reports whether it did, and, when it did
+// not, the instant (Unix ns) from which a request would be admitted (Decision.RetryAt).
+// It is what a replay of millions of recorded requests calls. On one Limiter, AllowAt
+// agrees with Allow given time.Unix(0, t).
+func (l *Limiter) AllowAt(t int64) (bool, int64) {
+	if !l.inited {
+		l.inited = true
+		l.origin = time.Unix(0, t)
+		l.originNs = t
+		l.base = -max(0, l.p.capNs)
+	}
+	x := t - l.originNs
+	l.expire(x)
+	if r := l.retryAt(x); r > x {
+		return false, r + l.originNs
+	}
+	l.admit(x)
+	return true, t
 }
