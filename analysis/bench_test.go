@@ -71,8 +71,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.StopTimer()
 		e := newEngine(&cfg, []string{"bench"})
 		for i := range recs {
-			items[i] = item{Record: recs[i]}
-			e.prep.fill(&items[i])
+			e.prep.fill(&items[i], &recs[i])
 		}
 		b.StartTimer()
 		for i := range items {

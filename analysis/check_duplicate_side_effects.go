@@ -59,7 +59,7 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 	}
 	if n := len(op.attempts); n > 1 {
 		// A retry with the key and body of the attempt before it needs no lookup.
-		if p := &op.attempts[n-2]; p != a && p.idemKey == a.idemKey && p.bodyHash == a.bodyHash {
+		if p := &op.attempts[n-2]; p != a && p.idemKey == a.idemKey && p.bodyH == a.bodyH {
 			return
 		}
 	}

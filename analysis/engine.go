@@ -17,11 +17,12 @@ import (
 // in flight.
 type attempt struct {
 	seq      uint64
-	time     int64 // sent (request arrived at the proxy), Unix ns
-	dur      int64 // time the proxy spent on it, ns
-	ra       int64 // Retry-After in ms, journal.NoRetryAfter if none
-	src      int32 // index of the journal
-	no       int32 // attempt number as the proxy counted it
+	time     int64  // sent (request arrived at the proxy), Unix ns
+	dur      int64  // time the proxy spent on it, ns
+	ra       int64  // Retry-After in ms, journal.NoRetryAfter if none
+	bodyH    uint64 // maphash of the body hash
+	src      int32  // index of the journal
+	no       int32  // attempt number as the proxy counted it
 	status   int32
 	executed bool
 	replayed bool
@@ -29,7 +30,6 @@ type attempt struct {
 	action   string
 	rule     string
 	idemKey  string
-	bodyHash string
 }
 
 // end is when the attempt's response was sent.
@@ -44,19 +44,23 @@ func (a *attempt) retryAt() (int64, bool) {
 }
 
 // opState is one operation in flight.
+//
+// Its fields are ordered by use: those that finding, listing and evicting an operation
+// touch come first, in one cache line.
 type opState struct {
-	key          string
 	hash         uint64 // maphash of key
-	op           string // Record.Op of the first attempt
-	client       *clientState
-	method, path string
-	limits       uint64    // item.limits of the first attempt
-	attempts     []attempt // sorted by time
-	inline       [2]attempt
-	lastEnd      int64
-	maxNo        int      // highest attempt number the proxy gave this operation
+	key          string
 	prev, next   *opState // eviction list, oldest activity first
 	list         *opList  // the list op is on
+	lastEnd      int64
+	attempts     []attempt // sorted by time: inline, or spare once there is a retry
+	maxNo        int       // highest attempt number the proxy gave this operation
+	client       *clientState
+	op           string // Record.Op of the first attempt
+	method, path string
+	limits       uint64 // item.limits of the first attempt
+	inline       [1]attempt
+	spare        []attempt // room for retries, kept when op is recycled
 }
 
 func (o *opState) first() *attempt { return &o.attempts[0] }
@@ -65,12 +69,16 @@ func (o *opState) last() *attempt  { return &o.attempts[len(o.attempts)-1] }
 // add inserts the record's attempt in time order and returns it.
 func (o *opState) add(r *item, src int) *attempt {
 	a := attempt{
-		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs, src: int32(src),
-		no: int32(r.Attempt), status: int32(r.Status), executed: r.Executed, replayed: r.Replayed,
-		act: r.act, action: r.Action, rule: r.Rule, idemKey: r.IdemKey, bodyHash: r.BodyHash,
+		seq: r.seq, time: r.time, dur: r.dur, ra: r.ra, bodyH: r.bodyH, src: int32(src),
+		no: r.attempt, status: r.status, executed: r.executed, replayed: r.replayed,
+		act: r.act, action: r.action, rule: r.rule, idemKey: r.idemKey,
 	}
 	if a.dur < 0 {
 		a.dur = 0
+	}
+	if n := len(o.attempts); n == cap(o.attempts) && n < cap(o.spare) {
+		o.spare = append(o.spare[:0], o.attempts...)
+		o.attempts = o.spare
 	}
 	o.attempts = append(o.attempts, a)
 	i := len(o.attempts) - 1
@@ -257,21 +265,21 @@ func (e *engine) client(id string, h uint64) *clientState {
 
 // process handles one record.
 func (e *engine) process(r *journal.Record, src int) {
-	it := item{Record: *r}
-	e.prep.fill(&it)
+	var it item
+	e.prep.fill(&it, r)
 	e.processItem(&it, src)
 }
 
 // processItem handles one record whose derived fields are filled.
 func (e *engine) processItem(r *item, src int) {
 	if e.records == 0 {
-		e.first, e.now = r.Time, r.Time
+		e.first, e.now = r.time, r.time
 	}
 	e.records++
-	if r.Time < e.now {
+	if r.time < e.now {
 		e.late++
 	} else {
-		e.now = r.Time
+		e.now = r.time
 	}
 	if r.act == actReject {
 		// Refused by the proxy's safety rules (a hostile or malformed request): not an
@@ -279,8 +287,8 @@ func (e *engine) processItem(r *item, src int) {
 		e.totals.Rejected++
 		return
 	}
-	if r.RetryAfterMs > e.maxRA {
-		e.maxRA = min(r.RetryAfterMs, int64(maxHorizonRA/time.Millisecond))
+	if r.ra > e.maxRA {
+		e.maxRA = min(r.ra, int64(maxHorizonRA/time.Millisecond))
 		e.setHorizon()
 	}
 
@@ -295,8 +303,8 @@ func (e *engine) processItem(r *item, src int) {
 		op.list.unlink(op)
 	}
 	a := op.add(r, src)
-	if r.Attempt > op.maxNo {
-		op.maxNo = r.Attempt
+	if int(r.attempt) > op.maxNo {
+		op.maxNo = int(r.attempt)
 	}
 	// Done: the latest attempt succeeded (a truncated or dribbled 2xx may still be
 	// retried) and no earlier attempt is still missing (the proxy numbered this one
@@ -310,7 +318,7 @@ func (e *engine) processItem(r *item, src int) {
 
 	cl := op.client
 	cl.attempts++
-	if n := cl.second.push(r.Time, int64(time.Second)); n > cl.peak {
+	if n := cl.second.push(r.time, int64(time.Second)); n > cl.peak {
 		cl.peak = n
 	}
 	e.totals.Attempts++
@@ -322,11 +330,11 @@ func (e *engine) processItem(r *item, src int) {
 		e.totals.RateLimited++
 		cl.rateLimited++
 	}
-	if r.Executed {
+	if r.executed {
 		e.totals.SideEffects++
 	}
 	e.attLat.add(a.dur)
-	e.countSecond(r.Time, newOp, fault)
+	e.countSecond(r.time, newOp, fault)
 
 	e.cur = r
 	for _, c := range e.attHook {
@@ -376,9 +384,9 @@ func (e *engine) newOp(r *item) *opState {
 	} else {
 		op = &opState{}
 	}
-	op.key, op.op = r.key, r.Op
-	op.client = e.client(r.Client, r.ch)
-	op.method, op.path, op.limits = r.Method, r.Path, r.limits
+	op.key, op.op = r.key, r.op
+	op.client = e.client(r.client, r.ch)
+	op.method, op.path, op.limits = r.method, r.path, r.limits
 	op.attempts = op.inline[:0]
 	op.lastEnd, op.maxNo = 0, 0
 	return op
@@ -449,10 +457,14 @@ func (e *engine) finalize(op *opState) {
 	for _, c := range e.opHook {
 		c.opDone(e, op)
 	}
-	if cap(op.attempts) > 64 { // do not keep a huge slice of an unbounded operation
-		op.attempts = nil
-	}
 	clear(op.attempts)
+	switch c := cap(op.attempts); {
+	case c > 64: // do not keep a huge slice of an unbounded operation
+		op.spare = nil
+	case c > 1:
+		op.spare = op.attempts[:0]
+	}
+	op.attempts = nil
 	op.client = nil
 	e.free = append(e.free, op)
 }

@@ -2,23 +2,39 @@ package analysis
 
 import (
 	"hash/maphash"
+	"math"
 
 	"github.com/retrylab/retrylab/internal/journal"
 )
 
-// item is a journal record with what the engine needs of it computed in advance, by the
-// source's reader goroutine, so that the engine's single goroutine does only the work
-// that depends on the order of records: hashing, string building and pattern matching
-// happen beside it.
+// item is the part of a journal record the engine reads, with what it needs computed in
+// advance by the source's reader goroutine, so that the engine's single goroutine does
+// only the work that depends on the order of records: hashing, string building and
+// pattern matching happen beside it. It is a third the size of a journal.Record, which
+// matters as every item crosses from one core to the other.
 type item struct {
-	journal.Record
-	key    string // correlation key of the operation
-	h      uint64 // maphash of key
-	ch     uint64 // maphash of Client
-	idemH  uint64 // maphash of IdemKey, 0 when there is none
-	bodyH  uint64 // maphash of BodyHash
-	limits uint64 // bit i set: Config.RateLimits[i] matches Method and Path (i < 64)
-	act    uint8  // Action as an action* code
+	seq      uint64
+	time     int64  // Record.Time
+	dur      int64  // Record.DurNs
+	ra       int64  // Record.RetryAfterMs
+	h        uint64 // maphash of key
+	ch       uint64 // maphash of client
+	idemH    uint64 // maphash of idemKey, 0 when there is none
+	bodyH    uint64 // maphash of Record.BodyHash
+	limits   uint64 // bit i set: Config.RateLimits[i] matches method and path (i < 64)
+	attempt  int32
+	status   int32
+	act      uint8 // action as an action* code
+	executed bool
+	replayed bool
+	key      string // correlation key of the operation
+	op       string
+	client   string
+	method   string
+	path     string
+	idemKey  string
+	rule     string
+	action   string
 }
 
 // Action codes: the actions the engine branches on, and the rest.
@@ -89,18 +105,22 @@ func (p *prep) correlate(r *journal.Record) string {
 	return "f\x00" + r.Client + "\x00" + r.Method + "\x00" + r.Path + "\x00" + r.BodyHash
 }
 
-// fill sets it's derived fields from its Record.
-func (p *prep) fill(it *item) {
-	r := &it.Record
-	it.key = p.correlate(r)
-	it.h = maphash.String(p.seed, it.key)
-	it.ch = maphash.String(p.seed, r.Client)
-	it.idemH = 0
+// fill sets it from r.
+func (p *prep) fill(it *item, r *journal.Record) {
+	key := p.correlate(r)
+	*it = item{
+		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs,
+		h:       maphash.String(p.seed, key),
+		ch:      maphash.String(p.seed, r.Client),
+		bodyH:   maphash.String(p.seed, r.BodyHash),
+		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: actionCode(r.Action),
+		executed: r.Executed, replayed: r.Replayed,
+		key: key, op: r.Op, client: r.Client, method: r.Method, path: r.Path,
+		idemKey: r.IdemKey, rule: r.Rule, action: r.Action,
+	}
 	if r.IdemKey != "" {
 		it.idemH = maphash.String(p.seed, r.IdemKey)
 	}
-	it.bodyH = maphash.String(p.seed, r.BodyHash)
-	it.limits = 0
 	for i := range p.limits {
 		if i == 64 {
 			break
@@ -110,5 +130,9 @@ func (p *prep) fill(it *item) {
 			it.limits |= 1 << i
 		}
 	}
-	it.act = actionCode(r.Action)
+}
+
+// clamp32 narrows a journal's int to int32, saturating (journals are untrusted input).
+func clamp32(v int) int32 {
+	return int32(max(min(v, math.MaxInt32), math.MinInt32))
 }

@@ -60,9 +60,7 @@ func readSource(ctx context.Context, src Source, p *prep, out chan<- *batch, fre
 		}
 		n := len(b.recs)
 		b.recs = b.recs[:n+1]
-		it := &b.recs[n]
-		it.Record = *r // a Record's strings are never reused by Scan
-		p.fill(it)
+		p.fill(&b.recs[n], r) // a Record's strings are never reused by Scan
 		return nil
 	})
 	b.done = true
@@ -95,7 +93,7 @@ func (s *sourceState) releasable() bool {
 	if s.empty() {
 		return false
 	}
-	return s.done || s.buf[s.head].r.Time <= s.maxSeen-s.window
+	return s.done || s.buf[s.head].r.time <= s.maxSeen-s.window
 }
 
 // fill pulls batches until the head record is releasable or the source is exhausted.
@@ -127,8 +125,8 @@ func (s *sourceState) fill(ctx context.Context) error {
 // back by insertion.
 func (s *sourceState) insert(en entry) {
 	r := en.r
-	if r.Time > s.maxSeen {
-		s.maxSeen = r.Time
+	if r.time > s.maxSeen {
+		s.maxSeen = r.time
 	}
 	if s.head > 4096 && s.head*2 > len(s.buf) {
 		n := copy(s.buf, s.buf[s.head:])
@@ -138,7 +136,7 @@ func (s *sourceState) insert(en entry) {
 	}
 	s.buf = append(s.buf, en)
 	i := len(s.buf) - 1
-	for i > s.head && s.buf[i-1].r.Time > r.Time {
+	for i > s.head && s.buf[i-1].r.time > r.time {
 		s.buf[i] = s.buf[i-1]
 		i--
 	}
@@ -186,7 +184,7 @@ func (m *merger) next(ctx context.Context) (entry, int, error) {
 		if s.empty() {
 			continue
 		}
-		if t := s.buf[s.head].r.Time; t < bt {
+		if t := s.buf[s.head].r.time; t < bt {
 			best, bt = i, t
 		}
 	}
