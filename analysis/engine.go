@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/retrylab/retrylab/internal/journal"
 )
@@ -164,7 +165,8 @@ type engine struct {
 
 	seed         maphash.Seed
 	prep         *prep
-	cur          *item    // the record being processed, for the attempt hooks
+	cur          *item // the record being processed, for the attempt hooks
+	dup          *duplicateCheck
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[string]*opState
 	open         opList // operations that may still be retried, by last activity
@@ -225,6 +227,9 @@ func newEngine(cfg *Config, names []string) *engine {
 		if h.opDone {
 			e.opHook = append(e.opHook, c)
 		}
+		if d, ok := c.(*duplicateCheck); ok {
+			e.dup = d
+		}
 	}
 	e.prep = newPrep(cfg, e.seed)
 	e.setHorizon()
@@ -239,6 +244,9 @@ func (e *engine) setHorizon() {
 	e.horizon = int64(h + horizonSlack)
 }
 
+// clientHashMul spreads a client's maphash for mixing it into per-client keys.
+const clientHashMul = 0x9E3779B97F4A7C15
+
 // client returns the state of client id, whose maphash is h.
 func (e *engine) client(id string, h uint64) *clientState {
 	if c := e.lastClient; c != nil && c.id == id {
@@ -250,7 +258,7 @@ func (e *engine) client(id string, h uint64) *clientState {
 			c = e.clients[id]
 		}
 		if c == nil {
-			c = &clientState{id: id, hash: h * 0x9E3779B97F4A7C15}
+			c = &clientState{id: id, hash: h * clientHashMul}
 			if e.clientsByH[h] == nil {
 				e.clientsByH[h] = c
 			} else {
@@ -344,6 +352,19 @@ func (e *engine) processItem(r *item, src int) {
 	e.evict(e.now-e.horizon, e.now-int64(horizonSlack))
 }
 
+// prefetchAhead is how many records ahead of the one being processed the engine
+// prefetches the table slots that record will touch.
+const prefetchAhead = 6
+
+// prefetch starts loading the cache lines processing it will read: its operation table
+// slot and its idempotency key slot. It changes nothing.
+func (e *engine) prefetch(it *item) {
+	prefetch(uintptr(unsafe.Pointer(&e.ops.slots[it.h&e.ops.mask])))
+	if e.dup != nil && it.idemH != 0 {
+		prefetch(uintptr(unsafe.Pointer(&e.dup.keys[(it.idemH^it.ch*clientHashMul|1)%keySlots])))
+	}
+}
+
 // lookup finds the operation in flight with key (hash h is its maphash).
 func (e *engine) lookup(h uint64, key string) *opState {
 	op := e.ops.get(h)
@@ -424,9 +445,15 @@ func (l *opList) unlink(op *opState) {
 // activity is before doneLimit.
 func (e *engine) evict(openLimit, doneLimit int64) {
 	for op := e.open.head; op != nil && op.lastEnd < openLimit; op = e.open.head {
+		if op.next != nil {
+			prefetch(uintptr(unsafe.Pointer(op.next)))
+		}
 		e.finalize(op)
 	}
 	for op := e.done.head; op != nil && op.lastEnd < doneLimit; op = e.done.head {
+		if op.next != nil {
+			prefetch(uintptr(unsafe.Pointer(op.next)))
+		}
 		e.finalize(op)
 	}
 }
@@ -574,6 +601,9 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 		}
 		if en.r == nil {
 			break
+		}
+		if nx := m.srcs[src].peek(prefetchAhead); nx != nil {
+			e.prefetch(nx)
 		}
 		e.processItem(en.r, src)
 		m.srcs[src].release(en.b)

@@ -143,6 +143,14 @@ func (s *sourceState) insert(en entry) {
 	s.buf[i] = en
 }
 
+// peek returns the item k places after the head (0 is the head), or nil.
+func (s *sourceState) peek(k int) *item {
+	if i := s.head + k; i < len(s.buf) {
+		return s.buf[i].r
+	}
+	return nil
+}
+
 func (s *sourceState) pop() entry {
 	en := s.buf[s.head]
 	s.buf[s.head] = entry{}
