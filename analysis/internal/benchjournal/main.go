@@ -21,10 +21,12 @@ import (
 	"time"
 
 	"github.com/retrylab/retrylab/analysis"
+	"github.com/retrylab/retrylab/internal/cli"
 	"github.com/retrylab/retrylab/internal/journal"
 )
 
 func main() {
+	cli.TuneGC() // as loadgen does
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
