@@ -21,7 +21,7 @@ type attempt struct {
 	time     int64  // sent (request arrived at the proxy), Unix ns
 	dur      int64  // time the proxy spent on it, ns
 	ra       int64  // Retry-After in ms, journal.NoRetryAfter if none
-	bodyH    uint64 // maphash of the body hash
+	bodyH    uint64 // maphash of the body hash (0 without an idempotency key)
 	src      int32  // index of the journal
 	no       int32  // attempt number as the proxy counted it
 	status   int32

@@ -20,7 +20,7 @@ type item struct {
 	h        uint64 // maphash of key
 	ch       uint64 // maphash of client
 	idemH    uint64 // maphash of idemKey, 0 when there is none
-	bodyH    uint64 // maphash of Record.BodyHash
+	bodyH    uint64 // maphash of Record.BodyHash, 0 when there is no idemKey
 	limits   uint64 // bit i set: Config.RateLimits[i] matches method and path (i < 64)
 	attempt  int32
 	status   int32
@@ -112,14 +112,14 @@ func (p *prep) fill(it *item, r *journal.Record) {
 		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs,
 		h:       maphash.String(p.seed, key),
 		ch:      maphash.String(p.seed, r.Client),
-		bodyH:   maphash.String(p.seed, r.BodyHash),
 		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: actionCode(r.Action),
 		executed: r.Executed, replayed: r.Replayed,
 		key: key, op: r.Op, client: r.Client, method: r.Method, path: r.Path,
 		idemKey: r.IdemKey, rule: r.Rule, action: r.Action,
 	}
-	if r.IdemKey != "" {
+	if r.IdemKey != "" { // the key and body hashes serve the idempotency-key findings only
 		it.idemH = maphash.String(p.seed, r.IdemKey)
+		it.bodyH = maphash.String(p.seed, r.BodyHash)
 	}
 	for i := range p.limits {
 		if i == 64 {
