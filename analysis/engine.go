@@ -588,25 +588,24 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 	m := &merger{}
 	for i, s := range srcs {
 		names[i] = s.Name
-		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64), window: int64(cfg.ReorderWindow)}
+		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64)}
 		m.srcs = append(m.srcs, st)
-		go readSource(ctx, s, e.prep, st.ch, st.free)
+		go readSource(ctx, s, e.prep, int64(cfg.ReorderWindow), st.ch, st.free)
 	}
 	var runErr error
 	for {
-		en, src, err := m.next(ctx)
+		it, src, err := m.next(ctx)
 		if err != nil {
 			runErr = err
 			break
 		}
-		if en.r == nil {
+		if it == nil {
 			break
 		}
 		if nx := m.srcs[src].peek(prefetchAhead); nx != nil {
 			e.prefetch(nx)
 		}
-		e.processItem(en.r, src)
-		m.srcs[src].release(en.b)
+		e.processItem(it, src)
 	}
 	if runErr != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("analyze: %w", runErr)

@@ -15,24 +15,30 @@ type Source struct {
 	R    io.Reader // the journal's JSON Lines
 }
 
-// batchSize is how many records a source's reader hands over at once.
+// batchSize is how many records a source's reader takes in before it releases the ones
+// that are in time order, and how many items it hands over at once.
 const batchSize = 1024
 
-// batch is a run of records of one source in journal order; the last batch of a source
-// has done set and carries the source's statistics and error.
+// batch is a run of one source's items in time order; the last batch of a source has
+// done set and carries the source's statistics and error.
 type batch struct {
-	recs    []item
-	pending int // records not yet processed; at 0 the batch is reused
-	done    bool
-	err     error
-	lines   int64
-	torn    int
-	bad     []error
+	recs  []item
+	done  bool
+	err   error
+	lines int64
+	torn  int
+	bad   []error
 }
 
-// readSource decodes src in its own goroutine (journal.Scan parses in parallel) and
-// sends its records in journal order, in batches; the last batch has done set.
-func readSource(ctx context.Context, src Source, p *prep, out chan<- *batch, free <-chan *batch) {
+// readSource decodes src in its own goroutine (journal.Scan parses in parallel), puts its
+// records in time order and sends them in batches; the last batch has done set.
+//
+// The proxy writes a record when its attempt completes, so a slow attempt is written after
+// later ones. The reader keeps the records of the last window (the reorder buffer) and
+// releases a record once no record older than it can still arrive: when it is older than
+// the newest time seen minus the window. It takes records in by batchSize, then releases
+// what it can, so the order it produces depends on the journal alone.
+func readSource(ctx context.Context, src Source, p *prep, window int64, out chan<- *batch, free <-chan *batch) {
 	newBatch := func() *batch {
 		select {
 		case b := <-free:
@@ -42,7 +48,6 @@ func readSource(ctx context.Context, src Source, p *prep, out chan<- *batch, fre
 			return &batch{recs: make([]item, 0, batchSize)}
 		}
 	}
-	b := newBatch()
 	send := func(b *batch) error {
 		select {
 		case out <- b:
@@ -51,153 +56,191 @@ func readSource(ctx context.Context, src Source, p *prep, out chan<- *batch, fre
 			return ctx.Err()
 		}
 	}
-	st, err := journal.Scan(ctx, src.R, src.Name, func(r *journal.Record) error {
-		if len(b.recs) == cap(b.recs) {
-			if err := send(b); err != nil {
-				return err
+	ro := reorder{window: window}
+	b := newBatch()
+	// release moves the releasable items (all of them at the end) to b, sending b
+	// whenever it fills up.
+	release := func(all bool) error {
+		for ro.releasable(all) {
+			if len(b.recs) == cap(b.recs) {
+				if err := send(b); err != nil {
+					return err
+				}
+				b = newBatch()
 			}
-			b = newBatch()
+			n := len(b.recs)
+			b.recs = b.recs[:n+1]
+			ro.pop(&b.recs[n])
 		}
-		n := len(b.recs)
-		b.recs = b.recs[:n+1]
-		p.fill(&b.recs[n], r) // a Record's strings are never reused by Scan
+		return nil
+	}
+	taken := 0
+	st, err := journal.Scan(ctx, src.R, src.Name, func(r *journal.Record) error {
+		p.fill(ro.push(), r) // a Record's strings are never reused by Scan
+		ro.placed()
+		if taken++; taken == batchSize {
+			taken = 0
+			return release(false)
+		}
 		return nil
 	})
+	if err == nil {
+		err = release(true)
+	}
 	b.done = true
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		b.err = fmt.Errorf("read journal %s: %w", src.Name, err)
 	}
 	b.lines, b.torn, b.bad = st.Lines, st.Torn, st.Bad
 	_ = send(b)
 }
 
-// sourceState is the analysing side of one source: a reorder buffer that releases the
-// source's records in time order once no record older than them can still arrive (the
-// newest time seen minus the reorder window).
-type sourceState struct {
-	idx     int
-	ch      chan *batch
-	free    chan *batch // processed batches, for the reader to reuse
-	buf     []entry     // records not yet released, sorted by Time from head on
+// reorder is a source's reorder buffer: items sorted by time (stable: equal times keep
+// journal order) from head on.
+type reorder struct {
+	buf     []item
 	head    int
 	maxSeen int64
-	done    bool
-	last    *batch // the final batch, with the statistics
 	window  int64
 }
 
-func (s *sourceState) empty() bool { return s.head == len(s.buf) }
-
-// releasable reports whether the head record may be processed.
-func (s *sourceState) releasable() bool {
-	if s.empty() {
-		return false
+// push returns room for one more item at the end of the buffer; placed then moves it to
+// its place.
+func (ro *reorder) push() *item {
+	if ro.head > 4096 && ro.head*2 > len(ro.buf) {
+		n := copy(ro.buf, ro.buf[ro.head:])
+		clear(ro.buf[n:])
+		ro.buf = ro.buf[:n]
+		ro.head = 0
 	}
-	return s.done || s.buf[s.head].r.time <= s.maxSeen-s.window
+	n := len(ro.buf)
+	if n < cap(ro.buf) {
+		ro.buf = ro.buf[:n+1]
+	} else {
+		ro.buf = append(ro.buf, item{})
+	}
+	return &ro.buf[n]
 }
 
-// fill pulls batches until the head record is releasable or the source is exhausted.
-func (s *sourceState) fill(ctx context.Context) error {
-	for !s.done && !s.releasable() {
+// placed moves the item push returned back to its place in time order. Records almost
+// always arrive in order, so this usually moves nothing.
+func (ro *reorder) placed() {
+	i := len(ro.buf) - 1
+	t := ro.buf[i].time
+	if t > ro.maxSeen {
+		ro.maxSeen = t
+	}
+	if i == ro.head || ro.buf[i-1].time <= t {
+		return
+	}
+	it := ro.buf[i]
+	for i > ro.head && ro.buf[i-1].time > t {
+		ro.buf[i] = ro.buf[i-1]
+		i--
+	}
+	ro.buf[i] = it
+}
+
+// releasable reports whether the head item may go: all of them at the end of the source,
+// else those older than the newest time seen minus the window.
+func (ro *reorder) releasable(all bool) bool {
+	if ro.head == len(ro.buf) {
+		return false
+	}
+	return all || ro.buf[ro.head].time <= ro.maxSeen-ro.window
+}
+
+// pop moves the head item to dst.
+func (ro *reorder) pop(dst *item) {
+	*dst = ro.buf[ro.head]
+	ro.buf[ro.head] = item{}
+	ro.head++
+}
+
+// sourceState is the analysing side of one source: the batch being consumed.
+type sourceState struct {
+	idx  int
+	ch   chan *batch
+	free chan *batch // consumed batches, for the reader to reuse
+	cur  *batch
+	pos  int // next item of cur
+	done bool
+	last *batch // the final batch, with the statistics
+}
+
+// head returns the source's next item without consuming it, or nil at its end.
+func (s *sourceState) head(ctx context.Context) (*item, error) {
+	for s.cur == nil || s.pos == len(s.cur.recs) {
+		if s.done {
+			return nil, nil
+		}
+		if s.cur != nil {
+			select { // hand the consumed batch back; the reader allocates when none is free
+			case s.free <- s.cur:
+			default:
+			}
+			s.cur = nil
+		}
 		var b *batch
 		select {
 		case b = <-s.ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		b.pending = len(b.recs)
-		for i := range b.recs {
-			s.insert(entry{&b.recs[i], b})
-		}
+		s.cur, s.pos = b, 0
 		if b.done {
 			s.done = true
 			s.last = b
 			if b.err != nil {
-				return b.err
+				return nil, b.err
 			}
 		}
 	}
-	return nil
+	return &s.cur.recs[s.pos], nil
 }
 
-// insert adds r keeping buf sorted by Time (stable: equal times keep journal order).
-// Records almost always arrive in order, so this is an append; a late record is moved
-// back by insertion.
-func (s *sourceState) insert(en entry) {
-	r := en.r
-	if r.time > s.maxSeen {
-		s.maxSeen = r.time
-	}
-	if s.head > 4096 && s.head*2 > len(s.buf) {
-		n := copy(s.buf, s.buf[s.head:])
-		clear(s.buf[n:])
-		s.buf = s.buf[:n]
-		s.head = 0
-	}
-	s.buf = append(s.buf, en)
-	i := len(s.buf) - 1
-	for i > s.head && s.buf[i-1].r.time > r.time {
-		s.buf[i] = s.buf[i-1]
-		i--
-	}
-	s.buf[i] = en
-}
-
-// peek returns the item k places after the head (0 is the head), or nil.
+// peek returns the item k places after the next one, or nil when it is not at hand.
 func (s *sourceState) peek(k int) *item {
-	if i := s.head + k; i < len(s.buf) {
-		return s.buf[i].r
-	}
-	return nil
-}
-
-func (s *sourceState) pop() entry {
-	en := s.buf[s.head]
-	s.buf[s.head] = entry{}
-	s.head++
-	return en
-}
-
-// entry is a record waiting in a reorder buffer and the batch holding it.
-type entry struct {
-	r *item
-	b *batch
-}
-
-// release marks one record of b processed and hands b back to its reader once all are.
-func (s *sourceState) release(b *batch) {
-	b.pending--
-	if b.pending == 0 {
-		select {
-		case s.free <- b:
-		default:
+	if s.cur != nil {
+		if i := s.pos + k; i < len(s.cur.recs) {
+			return &s.cur.recs[i]
 		}
 	}
+	return nil
 }
 
-// merger merges several sources by time (k-way merge of their reorder buffers).
+// merger merges several time-ordered sources by time (a k-way merge; ties go to the
+// source named first).
 type merger struct {
 	srcs []*sourceState
 }
 
-// next returns the next record in time order and the index of its source, or nil at the
-// end. The caller calls release(src, batch) once it is done with the record.
-func (m *merger) next(ctx context.Context) (entry, int, error) {
+// next returns the next item in time order and the index of its source, or nil at the
+// end. The item stays valid until the following call.
+func (m *merger) next(ctx context.Context) (*item, int, error) {
+	if len(m.srcs) == 1 {
+		s := m.srcs[0]
+		it, err := s.head(ctx)
+		if it != nil {
+			s.pos++
+		}
+		return it, 0, err
+	}
 	best := -1
+	var bestIt *item
 	bt := int64(math.MaxInt64)
 	for i, s := range m.srcs {
-		if err := s.fill(ctx); err != nil {
-			return entry{}, 0, err
+		it, err := s.head(ctx)
+		if err != nil {
+			return nil, 0, err
 		}
-		if s.empty() {
-			continue
-		}
-		if t := s.buf[s.head].r.time; t < bt {
-			best, bt = i, t
+		if it != nil && it.time < bt {
+			best, bestIt, bt = i, it, it.time
 		}
 	}
 	if best < 0 {
-		return entry{}, 0, nil
+		return nil, 0, nil
 	}
-	return m.srcs[best].pop(), best, nil
+	m.srcs[best].pos++
+	return bestIt, best, nil
 }
