@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf16"
@@ -113,33 +114,43 @@ var internable = [numFields]bool{
 
 // Interning: a decoder keeps a direct-mapped cache of internSlots recent strings of at
 // most maxInternLen bytes. A value found there is reused; a new one replaces the slot's
-// string, so memory stays bounded even when a field's values never repeat.
+// string, so memory stays bounded even when a field's values never repeat. A slot is
+// chosen by the value's length and its first and last eight bytes, which also settle
+// equality for values of up to sixteen bytes.
 const (
-	internSlots  = 1024
+	internBits   = 10
+	internSlots  = 1 << internBits
 	maxInternLen = 96
 )
+
+// internEntry is a cached string with its length-and-edge words (see internWords).
+type internEntry struct {
+	head, tail uint64
+	s          string
+}
 
 // decoder decodes journal lines. The zero value works; a decoder with a non-nil intern
 // cache reuses the strings of repeated values. A decoder is not safe for concurrent use.
 type decoder struct {
-	intern  *[internSlots]string
+	intern  *[internSlots]internEntry
 	scratch []byte
 	// spans are the plain (unescaped, valid UTF-8) values of the fields that are not
-	// interned, as offsets into the line: fast copies them all into one string at the
+	// interned, as offsets into the line: setSpans copies them all into one string at the
 	// end, one allocation per record instead of one per field.
 	spans   []span
 	spanned uint32 // bit f set: spans may hold a value of field f
 }
 
-// span is a field's string value, line[lo:hi].
+// span is a field's string value, line[lo:hi], and the intern slot (-1 for none) to fill
+// with it.
 type span struct {
 	f      fieldID
-	slot   int32 // intern cache slot to fill with the value, or -1
+	slot   int32
 	lo, hi int
 }
 
 func newDecoder() *decoder {
-	return &decoder{intern: new([internSlots]string)}
+	return &decoder{intern: new([internSlots]internEntry)}
 }
 
 // Unmarshal decodes one journal line (without or with its trailing newline) into r.
@@ -158,7 +169,6 @@ func Unmarshal(line []byte, r *Record) error {
 var decoderPool = sync.Pool{New: func() any { return newDecoder() }}
 
 func (d *decoder) decode(line []byte, r *Record) error {
-	*r = Record{RetryAfterMs: NoRetryAfter}
 	if d.fast(line, r) {
 		return nil
 	}
@@ -209,163 +219,486 @@ func matchLit(p []byte, i int, f fieldID) int {
 	return len(lit)
 }
 
-// fast decodes p into r, which the caller has reset, and reports whether it could. When
-// it returns false r may hold part of the record.
+// fast decodes p into r and reports whether it could. It need not be reset by the
+// caller. When it returns false r may hold part of the record.
 func (d *decoder) fast(p []byte, r *Record) bool {
 	if d.exact(p, r) {
-		d.setSpans(p, r)
 		return true
 	}
 	*r = Record{RetryAfterMs: NoRetryAfter}
 	return d.general(p, r)
 }
 
-// exact decodes a line laid out exactly as AppendRecord writes it: every key, in order,
-// no whitespace, strings without escapes. It is straight-line code with one literal
-// compare per key and no dispatch on the key; any departure from the layout makes it
-// give up (r may then hold part of the record) and general takes over. It uses the same
-// value parsers as general, so it fills r exactly as general would.
-func (d *decoder) exact(p []byte, r *Record) bool {
-	d.spans, d.spanned = d.spans[:0], 0
-	const open = `{"seq":`
-	if len(p) < len(open) || string(p[:len(open)]) != open {
-		return false
-	}
-	i := len(open)
-	v, n, ok := parseUint(p[i:])
-	if !ok {
-		return false
-	}
-	r.Seq = v
-	i += n
-	if r.Time, i, ok = intField(p, i, fTime); !ok {
-		return false
-	}
-	if r.Mono, i, ok = intField(p, i, fMono); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fClient, &r.Client); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fMethod, &r.Method); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fPath, &r.Path); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fOp, &r.Op); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fIdemKey, &r.IdemKey); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fBodyHash, &r.BodyHash); !ok {
-		return false
-	}
-	if r.Attempt, i, ok = smallIntField(p, i, fAttempt); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fRule, &r.Rule); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fAction, &r.Action); !ok {
-		return false
-	}
-	if r.Status, i, ok = smallIntField(p, i, fStatus); !ok {
-		return false
-	}
-	if r.RetryAfterMs, i, ok = intField(p, i, fRetryAfterMs); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fRetryAfter, &r.RetryAfter); !ok {
-		return false
-	}
-	if r.UpstreamStatus, i, ok = smallIntField(p, i, fUpstreamStatus); !ok {
-		return false
-	}
-	if r.Executed, i, ok = boolField(p, i, fExecuted); !ok {
-		return false
-	}
-	if r.Replayed, i, ok = boolField(p, i, fReplayed); !ok {
-		return false
-	}
-	if r.DurNs, i, ok = intField(p, i, fDurNs); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fErr, &r.Err); !ok {
-		return false
-	}
-	if i, ok = d.strField(p, i, fBody, &r.Body); !ok {
-		return false
-	}
-	return i < len(p) && p[i] == '}' && skipSpace(p, i+1) == len(p)
-}
+// The exact layout: what AppendRecord writes between one value and the next, the comma,
+// the quoted key, the colon and, before a string, the opening quote.
+const (
+	xOpen           = `{"seq":`
+	xTime           = `,"ts":`
+	xMono           = `,"mono":`
+	xClient         = `,"client":"`
+	xMethod         = `,"method":"`
+	xPath           = `,"path":"`
+	xOp             = `,"op":"`
+	xIdemKey        = `,"idem_key":"`
+	xBodyHash       = `,"body_hash":"`
+	xAttempt        = `,"attempt":`
+	xRule           = `,"rule":"`
+	xAction         = `,"action":"`
+	xStatus         = `,"status":`
+	xRetryAfterMs   = `,"retry_after_ms":`
+	xRetryAfter     = `,"retry_after":"`
+	xUpstreamStatus = `,"upstream_status":`
+	xExecuted       = `,"executed":`
+	xReplayed       = `,"replayed":`
+	xDurNs          = `,"dur_ns":`
+	xErr            = `,"err":"`
+	xBody           = `,"body":"`
+)
 
-// nextKey reads the comma and the key of field f at p[i:], as AppendRecord writes them,
-// and returns the index after the colon.
-func nextKey(p []byte, i int, f fieldID) (int, bool) {
-	if i >= len(p) || p[i] != ',' {
-		return 0, false
-	}
-	n := matchLit(p, i+1, f)
-	return i + 1 + n, n > 0
-}
+// keyWords is a key text of the exact layout (at most 24 bytes) as little-endian words:
+// up to 8 bytes, a holds it under the mask m; for more, a and c are its first and last
+// eight bytes and, above 16, b holds the eight bytes after a.
+type keyWords struct{ a, b, c, m uint64 }
 
-// intField reads the key of f and an int64 at p[i:] and returns the value and the index
-// after it.
-func intField(p []byte, i int, f fieldID) (int64, int, bool) {
-	i, ok := nextKey(p, i, f)
-	if !ok {
-		return 0, 0, false
+// exactKeys holds, per field, the key text before its value in the exact layout.
+var exactKeys = func() (t [numFields]keyWords) {
+	lits := [numFields]string{
+		fTime: xTime, fMono: xMono, fClient: xClient, fMethod: xMethod, fPath: xPath, fOp: xOp,
+		fIdemKey: xIdemKey, fBodyHash: xBodyHash, fAttempt: xAttempt, fRule: xRule, fAction: xAction,
+		fStatus: xStatus, fRetryAfterMs: xRetryAfterMs, fRetryAfter: xRetryAfter,
+		fUpstreamStatus: xUpstreamStatus, fExecuted: xExecuted, fReplayed: xReplayed, fDurNs: xDurNs,
+		fErr: xErr, fBody: xBody,
 	}
-	v, n, ok := parseInt(p[i:])
-	return v, i + n, ok
-}
-
-// smallIntField is intField for an int field.
-func smallIntField(p []byte, i int, f fieldID) (int, int, bool) {
-	v, i, ok := intField(p, i, f)
-	if !ok || int64(int(v)) != v {
-		return 0, 0, false
+	word := func(s string) (w, m uint64) {
+		for k := 0; k < len(s) && k < 8; k++ {
+			w |= uint64(s[k]) << (8 * k)
+			m |= 0xff << (8 * k)
+		}
+		return w, m
 	}
-	return int(v), i, true
-}
-
-// boolField reads the key of f and a boolean at p[i:].
-func boolField(p []byte, i int, f fieldID) (bool, int, bool) {
-	i, ok := nextKey(p, i, f)
-	if !ok {
-		return false, 0, false
-	}
-	v, n, ok := parseBool(p[i:])
-	return v, i + n, ok
-}
-
-// strField reads the key of f and a plain string at p[i:]: an interned value is set in
-// dst at once, any other is left as a span for setSpans.
-func (d *decoder) strField(p []byte, i int, f fieldID, dst *string) (int, bool) {
-	i, ok := nextKey(p, i, f)
-	if !ok {
-		return 0, false
-	}
-	n, plain := plainString(p[i:])
-	if !plain {
-		return 0, false
-	}
-	if n == 2 {
-		return i + n, true
-	}
-	b := p[i+1 : i+n-1]
-	slot := int32(-1)
-	if internable[f] && d.intern != nil && len(b) <= maxInternLen {
-		slot = d.internSlot(b)
-		if v := d.intern[slot]; v == string(b) {
-			*dst = v
-			return i + n, true
+	for f, lit := range lits {
+		k := &t[f]
+		k.a, k.m = word(lit)
+		if len(lit) > 8 {
+			k.c, _ = word(lit[len(lit)-8:])
+		}
+		if len(lit) > 16 {
+			k.b, _ = word(lit[8:])
 		}
 	}
-	d.spans = append(d.spans, span{f: f, slot: slot, lo: i + 1, hi: i + n - 1})
-	return i + n, true
+	return t
+}()
+
+func le64(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
+
+// key8, key16 and key24 report whether p[i:] starts with the key text k of at most 8,
+// 16 or 24 bytes (n bytes, a constant once they are inlined).
+func key8(p []byte, i int, k *keyWords) bool {
+	return i <= len(p)-8 && le64(p[i:])&k.m == k.a
+}
+
+func key16(p []byte, i, n int, k *keyWords) bool {
+	return i <= len(p)-n && le64(p[i:]) == k.a && le64(p[i+n-8:]) == k.c
+}
+
+func key24(p []byte, i, n int, k *keyWords) bool {
+	return i <= len(p)-n && le64(p[i:]) == k.a && le64(p[i+8:]) == k.b && le64(p[i+n-8:]) == k.c
+}
+
+// exact decodes a line laid out exactly as AppendRecord writes it: every key, in order,
+// no whitespace. It is straight-line code with one or two word compares per key and no
+// dispatch on the key, and it sets every field of r, so r need not be reset. Any
+// departure from the layout (or a string with escapes, an integer of twenty digits)
+// makes it give up (r may then hold part of the record) and general takes over. Its
+// value parsers accept what general's accept, or less, and fill r as general would.
+func (d *decoder) exact(p []byte, r *Record) bool {
+	d.spans, d.spanned = d.spans[:0], 0
+	if len(p) < 8 || le64(p)&(1<<56-1) != xOpenWord {
+		return false
+	}
+	var u uint64
+	i := len(xOpen)
+	if u, i = exactNum(p, i, false); i < 0 {
+		return false
+	}
+	r.Seq = u
+	if !key8(p, i, &exactKeys[fTime]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xTime), true); i < 0 {
+		return false
+	}
+	r.Time = int64(u)
+	if !key8(p, i, &exactKeys[fMono]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xMono), true); i < 0 {
+		return false
+	}
+	r.Mono = int64(u)
+	if !key16(p, i, len(xClient), &exactKeys[fClient]) {
+		return false
+	}
+	if i += len(xClient); i < len(p) && p[i] == '"' {
+		r.Client, i = "", i+1
+	} else if i = d.internSpan(p, i, fClient, &r.Client); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xMethod), &exactKeys[fMethod]) {
+		return false
+	}
+	if i += len(xMethod); i < len(p) && p[i] == '"' {
+		r.Method, i = "", i+1
+	} else if i = d.internSpan(p, i, fMethod, &r.Method); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xPath), &exactKeys[fPath]) {
+		return false
+	}
+	if i += len(xPath); i < len(p) && p[i] == '"' {
+		r.Path, i = "", i+1
+	} else if i = d.internSpan(p, i, fPath, &r.Path); i < 0 {
+		return false
+	}
+	if !key8(p, i, &exactKeys[fOp]) {
+		return false
+	}
+	if i += len(xOp); i < len(p) && p[i] == '"' {
+		r.Op, i = "", i+1
+	} else if i = d.span(p, i, fOp); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xIdemKey), &exactKeys[fIdemKey]) {
+		return false
+	}
+	if i += len(xIdemKey); i < len(p) && p[i] == '"' {
+		r.IdemKey, i = "", i+1
+	} else if i = d.span(p, i, fIdemKey); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xBodyHash), &exactKeys[fBodyHash]) {
+		return false
+	}
+	if i += len(xBodyHash); i < len(p) && p[i] == '"' {
+		r.BodyHash, i = "", i+1
+	} else if i = d.span(p, i, fBodyHash); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xAttempt), &exactKeys[fAttempt]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xAttempt), true); i < 0 || int64(int(u)) != int64(u) {
+		return false
+	}
+	r.Attempt = int(u)
+	if !key16(p, i, len(xRule), &exactKeys[fRule]) {
+		return false
+	}
+	if i += len(xRule); i < len(p) && p[i] == '"' {
+		r.Rule, i = "", i+1
+	} else if i = d.internSpan(p, i, fRule, &r.Rule); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xAction), &exactKeys[fAction]) {
+		return false
+	}
+	if i += len(xAction); i < len(p) && p[i] == '"' {
+		r.Action, i = "", i+1
+	} else if i = d.internSpan(p, i, fAction, &r.Action); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xStatus), &exactKeys[fStatus]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xStatus), true); i < 0 || int64(int(u)) != int64(u) {
+		return false
+	}
+	r.Status = int(u)
+	if !key24(p, i, len(xRetryAfterMs), &exactKeys[fRetryAfterMs]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xRetryAfterMs), true); i < 0 {
+		return false
+	}
+	r.RetryAfterMs = int64(u)
+	if !key16(p, i, len(xRetryAfter), &exactKeys[fRetryAfter]) {
+		return false
+	}
+	if i += len(xRetryAfter); i < len(p) && p[i] == '"' {
+		r.RetryAfter, i = "", i+1
+	} else if i = d.internSpan(p, i, fRetryAfter, &r.RetryAfter); i < 0 {
+		return false
+	}
+	if !key24(p, i, len(xUpstreamStatus), &exactKeys[fUpstreamStatus]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xUpstreamStatus), true); i < 0 || int64(int(u)) != int64(u) {
+		return false
+	}
+	r.UpstreamStatus = int(u)
+	if !key16(p, i, len(xExecuted), &exactKeys[fExecuted]) {
+		return false
+	}
+	if r.Executed, i = exactBool(p, i+len(xExecuted)); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xReplayed), &exactKeys[fReplayed]) {
+		return false
+	}
+	if r.Replayed, i = exactBool(p, i+len(xReplayed)); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xDurNs), &exactKeys[fDurNs]) {
+		return false
+	}
+	if u, i = exactNum(p, i+len(xDurNs), true); i < 0 {
+		return false
+	}
+	r.DurNs = int64(u)
+	if !key8(p, i, &exactKeys[fErr]) {
+		return false
+	}
+	if i += len(xErr); i < len(p) && p[i] == '"' {
+		r.Err, i = "", i+1
+	} else if i = d.internSpan(p, i, fErr, &r.Err); i < 0 {
+		return false
+	}
+	if !key16(p, i, len(xBody), &exactKeys[fBody]) {
+		return false
+	}
+	if i += len(xBody); i < len(p) && p[i] == '"' {
+		r.Body, i = "", i+1
+	} else if i = d.span(p, i, fBody); i < 0 {
+		return false
+	}
+	if i >= len(p) || p[i] != '}' || skipSpace(p, i+1) != len(p) {
+		return false
+	}
+	d.setSpans(p, r)
+	return true
+}
+
+// xOpenWord is xOpen as a little-endian word.
+const xOpenWord = '{' | '"'<<8 | 's'<<16 | 'e'<<24 | 'q'<<32 | '"'<<40 | ':'<<48
+
+// nonDigits sets the high bit of each byte of a that is not a digit, where a is eight
+// bytes (little-endian) XORed with '0' in each byte, so that a digit is its value.
+func nonDigits(a uint64) uint64 {
+	return ((a&(ones8*0x7f) + ones8*0x76) | a) & highs8
+}
+
+// pow10 holds the powers of ten below 10^8.
+var pow10 = [8]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7}
+
+// exactNum reads a JSON integer at p[i:] (no leading zero unless alone; with signed, an
+// optional minus sign) and returns it, two's complement for a negative int64, and the
+// index after it, or -1. It takes at most nineteen digits, eight at a time, so that the
+// digits cannot overflow; a longer number is left to general. Without signed, a minus
+// sign fails as encoding/json fails it for a uint64; with signed, a value out of the
+// int64 range fails. The byte after the digits is not checked: in the exact layout a key
+// follows, which the caller matches.
+func exactNum(p []byte, i int, signed bool) (uint64, int) {
+	if i > len(p)-8 {
+		return 0, -1
+	}
+	a := le64(p[i:]) ^ ones8*'0'
+	n := bits.TrailingZeros64(nonDigits(a)) >> 3
+	switch {
+	case n == 0:
+		if signed && p[i] == '-' {
+			u, j := exactNum(p, i+1, false)
+			if j < 0 || u > 1<<63 {
+				return 0, -1
+			}
+			return -u, j
+		}
+		return 0, -1
+	case n < 8: // fewer than eight digits cannot overflow
+		if n > 1 && a&0xff == 0 { // a leading zero
+			return 0, -1
+		}
+		return parseDigits(a << ((64 - 8*n) & 63)), i + n
+	}
+	u, i := longNum(p, i, a)
+	if i < 0 || (signed && u > 1<<63-1) {
+		return 0, -1
+	}
+	return u, i
+}
+
+// longNum is exactNum for the digits of a number of eight digits or more, whose first
+// eight, at p[i:], are a.
+func longNum(p []byte, i int, a uint64) (uint64, int) {
+	if a&0xff == 0 { // a leading zero
+		return 0, -1
+	}
+	v := parseDigits(a)
+	i += 8
+	if i > len(p)-8 {
+		return 0, -1
+	}
+	a = le64(p[i:]) ^ ones8*'0'
+	if nd := nonDigits(a); nd != 0 {
+		n := bits.TrailingZeros64(nd) >> 3
+		if n > 0 {
+			v = v*pow10[n&7] + parseDigits(a<<((64-8*n)&63))
+		}
+		return v, i + n
+	}
+	v = v*1e8 + parseDigits(a)
+	i += 8
+	if i > len(p)-8 {
+		return 0, -1
+	}
+	a = le64(p[i:]) ^ ones8*'0'
+	n := bits.TrailingZeros64(nonDigits(a)) >> 3
+	if n > 3 { // more than nineteen digits
+		return 0, -1
+	}
+	if n > 0 {
+		v = v*pow10[n&7] + parseDigits(a<<((64-8*n)&63))
+	}
+	return v, i + n
+}
+
+// parseDigits returns the value of eight digits, each byte holding one (the first in the
+// lowest byte).
+func parseDigits(x uint64) uint64 {
+	x = x * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
+}
+
+// exactBool reads true or false at p[i:], which a key follows in the exact layout, and
+// returns it and the index after it, or -1.
+func exactBool(p []byte, i int) (bool, int) {
+	if i > len(p)-8 {
+		return false, -1
+	}
+	w := le64(p[i:])
+	if uint32(w) == 't'|'r'<<8|'u'<<16|'e'<<24 {
+		return true, i + 4
+	}
+	if w&(1<<40-1) == 'f'|'a'<<8|'l'<<16|'s'<<24|'e'<<32 {
+		return false, i + 5
+	}
+	return false, -1
+}
+
+// closingQuote returns the index of the quote that closes the string whose value starts
+// at p[lo], or -1 if the string is not plain ASCII (it has an escape, a control character
+// or a non-ASCII byte) or ends less than eight bytes before the end of p.
+func closingQuote(p []byte, lo int) int {
+	for j := lo; j <= len(p)-8; j += 8 {
+		if m := special8Mask(le64(p[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if p[j] != '"' {
+				return -1
+			}
+			return j
+		}
+	}
+	return -1
+}
+
+// plainEnd returns the index of the quote that closes the string whose value starts at
+// p[lo] when the string is plain (see plainString), or -1. It is the slow path of
+// closingQuote, for strings that are not ASCII or that end near the end of the line.
+func plainEnd(p []byte, lo int) int {
+	if n, plain := plainString(p[lo-1:]); plain {
+		return lo + n - 2
+	}
+	return -1
+}
+
+// span reads the plain string value of field f at p[lo:], after its opening quote and
+// not empty, leaves it as a span for setSpans and returns the index after its closing
+// quote, or -1.
+func (d *decoder) span(p []byte, lo int, f fieldID) int {
+	j := closingQuote(p, lo)
+	if j < 0 {
+		if j = plainEnd(p, lo); j < 0 {
+			return -1
+		}
+	}
+	d.spans = append(d.spans, span{f: f, slot: -1, lo: lo, hi: j})
+	return j + 1
+}
+
+// internSpan is span for an internable field: a value found in the intern cache is set
+// in dst at once.
+func (d *decoder) internSpan(p []byte, lo int, f fieldID, dst *string) int {
+	j := closingQuote(p, lo)
+	if j < 0 {
+		if j = plainEnd(p, lo); j < 0 {
+			return -1
+		}
+	}
+	slot := int32(-1)
+	if n := j - lo; d.intern != nil && n <= maxInternLen {
+		// lookup, written out: the call would cost more than the lookup.
+		var head, tail uint64
+		switch {
+		case n >= 8:
+			head, tail = le64(p[lo:]), le64(p[j-8:])
+		case lo <= len(p)-8: // always, when the line goes on with a key
+			head = le64(p[lo:]) & (1<<(8*uint(n)) - 1)
+		default:
+			head, tail = internWords(p[lo:j])
+		}
+		slot = internHash(head, tail, n)
+		e := &d.intern[slot]
+		if e.head == head && e.tail == tail && len(e.s) == n && (n <= 16 || e.s == string(p[lo:j])) {
+			*dst = e.s
+			return j + 1
+		}
+	}
+	d.spans = append(d.spans, span{f: f, slot: slot, lo: lo, hi: j})
+	return j + 1
+}
+
+// internWords returns the words that key the interning of s (1 to maxInternLen bytes):
+// its first and its last eight bytes (zero-padded when shorter). With the length they
+// determine a value of at most sixteen bytes.
+func internWords[T string | []byte](s T) (head, tail uint64) {
+	n := len(s)
+	if n >= 8 {
+		return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+				uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56,
+			uint64(s[n-8]) | uint64(s[n-7])<<8 | uint64(s[n-6])<<16 | uint64(s[n-5])<<24 |
+				uint64(s[n-4])<<32 | uint64(s[n-3])<<40 | uint64(s[n-2])<<48 | uint64(s[n-1])<<56
+	}
+	for k := n - 1; k >= 0; k-- {
+		head = head<<8 | uint64(s[k])
+	}
+	return head, 0
+}
+
+// internHash returns the intern cache slot of a value of n bytes with the given words.
+func internHash(head, tail uint64, n int) int32 {
+	h := (head ^ bits.RotateLeft64(tail, 29) ^ uint64(n)) * 0x9e3779b97f4a7c15
+	return int32(h >> (64 - internBits))
+}
+
+// lookup finds p[lo:hi] (1 to maxInternLen bytes) in the intern cache. It returns the
+// cached string and true, or the slot the value belongs in and false.
+func (d *decoder) lookup(p []byte, lo, hi int) (string, int32, bool) {
+	n := hi - lo
+	var head, tail uint64
+	switch {
+	case n >= 8:
+		head, tail = le64(p[lo:]), le64(p[hi-8:])
+	case lo <= len(p)-8:
+		head = le64(p[lo:]) & (1<<(8*uint(n)) - 1)
+	default:
+		head, tail = internWords(p[lo:hi])
+	}
+	slot := internHash(head, tail, n)
+	e := &d.intern[slot]
+	if e.head == head && e.tail == tail && len(e.s) == n && (n <= 16 || e.s == string(p[lo:hi])) {
+		return e.s, slot, true
+	}
+	return "", slot, false
 }
 
 // general decodes p into r, which the caller has reset: the known keys in any order, with
@@ -425,27 +758,38 @@ func (d *decoder) general(p []byte, r *Record) bool {
 	}
 }
 
-// setSpans copies the part of the line that holds the spans into one new string and
-// sets their fields to pieces of it: one allocation per record, however many fields.
+// setSpans copies the values of the spans into one new string and sets their fields to
+// pieces of it: one allocation per record, however many fields, and no bytes of the line
+// but the values.
 func (d *decoder) setSpans(p []byte, r *Record) {
-	lo, hi := len(p), 0
-	for _, sp := range d.spans {
+	spans := d.spans
+	total := 0
+	for _, sp := range spans {
 		if sp.f < numFields {
-			lo, hi = min(lo, sp.lo), max(hi, sp.hi)
+			total += sp.hi - sp.lo
 		}
 	}
-	if hi <= lo {
+	if total == 0 {
 		return
 	}
-	all := string(p[lo:hi])
-	for _, sp := range d.spans {
+	var b strings.Builder
+	b.Grow(total)
+	for _, sp := range spans {
+		if sp.f < numFields {
+			b.Write(p[sp.lo:sp.hi])
+		}
+	}
+	all := b.String()
+	for _, sp := range spans {
 		if sp.f >= numFields {
 			continue
 		}
-		v := all[sp.lo-lo : sp.hi-lo]
+		v := all[:sp.hi-sp.lo]
+		all = all[len(v):]
 		setString(r, sp.f, v)
 		if sp.slot >= 0 {
-			d.intern[sp.slot] = v
+			head, tail := internWords(v)
+			d.intern[sp.slot] = internEntry{head: head, tail: tail, s: v}
 		}
 	}
 }
@@ -535,8 +879,9 @@ func (d *decoder) value(line []byte, i int, f fieldID, r *Record) (int, bool) {
 	}
 	slot := int32(-1)
 	if internable[f] && d.intern != nil && len(b) <= maxInternLen {
-		slot = d.internSlot(b)
-		if v := d.intern[slot]; v == string(b) {
+		var v string
+		var hit bool
+		if v, slot, hit = d.lookup(line, i+1, i+n-1); hit {
 			setString(r, f, v)
 			return n, true
 		}
@@ -625,8 +970,10 @@ func special8(x uint64) bool { return special8Mask(x) != 0 }
 // quote, a backslash, a control character or not ASCII. Bytes above the first special
 // one may be flagged falsely (a borrow runs on from it), the lowest flag is always exact.
 func special8Mask(x uint64) uint64 {
-	hasZero := func(v uint64) uint64 { return (v - ones8) &^ v & highs8 }
-	return (x & highs8) | ((x - ones8*0x20) &^ x & highs8) | hasZero(x^(ones8*'"')) | hasZero(x^(ones8*'\\'))
+	// A byte below 0x20, or equal to a quote or a backslash after the XOR, borrows and so
+	// sets its own high bit; a plain byte (0x20 to 0x7f, neither) cannot, and a non-ASCII
+	// byte has its high bit set already. A borrow only runs on above a special byte.
+	return ((x - ones8*0x20) | (x ^ ones8*'"' - ones8) | (x ^ ones8*'\\' - ones8) | x) & highs8
 }
 
 func setString(r *Record, f fieldID, s string) {
@@ -825,14 +1172,6 @@ func hex4(p []byte) rune {
 		r = r*16 + rune(c)
 	}
 	return r
-}
-
-// internSlot returns the intern cache slot of b (not empty).
-func (d *decoder) internSlot(b []byte) int32 {
-	n := len(b)
-	h := uint(n)*0x9e3779b1 ^ uint(b[0])*0x85ebca6b ^ uint(b[n-1])*0xc2b2ae35 ^ uint(b[n/2])*0x27d4eb2f ^
-		uint(b[(n*3)/4])*0x165667b1
-	return int32((h ^ h>>15) % internSlots)
 }
 
 // formatLineError is the message of a malformed line: "NAME:LINE: malformed journal line: ...".

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -126,5 +127,96 @@ func TestDigitsOverflowBoundary(t *testing.T) {
 				t.Errorf("digits(%q) = %d, %v; want %d, %v", tt.in, v, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// TestExactTruncatedLines feeds every prefix of writer lines to the decoder: none may
+// panic, and each must be accepted or refused as encoding/json does.
+func TestExactTruncatedLines(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Generate(&buf, 50, 5); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
+	lines = append(lines[:len(lines)-1], AppendRecord(nil, ptr(sampleRecord())),
+		AppendRecord(nil, &Record{Method: "G", Rule: "r", Action: "a", Err: "e", Seq: 1 << 63}))
+	d := newDecoder()
+	for _, l := range lines {
+		for n := 0; n <= len(l); n++ {
+			line := bytes.Clone(l[:n]) // exact length, so that reads past the end panic
+			want, werr := viaEncodingJSON(line)
+			var got Record
+			err := d.decode(line, &got)
+			if (err == nil) != (werr == nil) || (err == nil && !reflect.DeepEqual(got, want)) {
+				t.Fatalf("decode(%q) = %+v, %v; encoding/json %+v, %v", line, got, err, want, werr)
+			}
+		}
+	}
+}
+
+// TestExactNum holds the exact layout's integer parser, with the key match that follows
+// it, to the general one: whatever it accepts the general parser accepts with the same
+// value and length, and it refuses only numbers of twenty digits or more among those the
+// general parser accepts.
+func TestExactNum(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	inputs := []string{"0", "7", "-0", "-7", "00", "-00", "01", "-01", "12345678", "1234567", "123456789",
+		"0123456789", "1234567890123456", "12345678901234567", "1234567890123456789",
+		"18446744073709551615", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+		"-9223372036854775809", "9999999999999999999", "-", "--1", "+1", "", "a", "-a", "1.5", "1e3"}
+	for range 20000 {
+		s := strconv.FormatUint(rng.Uint64()>>rng.Intn(64), 10)
+		if rng.Intn(3) == 0 {
+			s = "-" + s
+		}
+		inputs = append(inputs, s)
+	}
+	for _, in := range inputs {
+		for _, signed := range []bool{false, true} {
+			p := []byte(in + `,"key":1}`)
+			u, j := exactNum(p, 0, signed)
+			if j >= 0 && p[j] != ',' {
+				j = -1 // the key match after the number refuses the line
+			}
+			var want uint64
+			var n int
+			var ok bool
+			if signed {
+				var v int64
+				v, n, ok = parseInt(p)
+				want = uint64(v)
+			} else {
+				want, n, ok = parseUint(p)
+			}
+			digits := strings.TrimPrefix(in, "-")
+			if j >= 0 && (!ok || u != want || j != n) {
+				t.Fatalf("exactNum(%q, %v) = %d, %d; general: %d, %d, %v", in, signed, u, j, want, n, ok)
+			}
+			if j < 0 && ok && len(digits) < 20 {
+				t.Fatalf("exactNum(%q, %v) refused what general accepts (%d)", in, signed, want)
+			}
+		}
+	}
+}
+
+// TestInternSameEdges decodes values that share their length and their first and last
+// eight bytes, which pick the intern slot: each must come back as written.
+func TestInternSameEdges(t *testing.T) {
+	d := newDecoder()
+	for round := range 2 {
+		for i := range 300 {
+			mid := strconv.Itoa(1000 + i)
+			r := Record{Seq: uint64(i), RetryAfterMs: NoRetryAfter, Client: "k_aaaaaaaa" + mid + "bbbbbbbb",
+				Rule: "rule-" + mid[1:], Err: "prefix::" + mid + "::suffix", Method: mid[:3], Action: mid[3:]}
+			for _, line := range [][]byte{AppendRecord(nil, &r), []byte(strings.Replace(string(AppendRecord(nil, &r)), ",", ", ", -1))} {
+				var got Record
+				if err := d.decode(line, &got); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, r) {
+					t.Fatalf("round %d: decoded %+v, want %+v", round, got, r)
+				}
+			}
+		}
 	}
 }
