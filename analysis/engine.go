@@ -365,6 +365,23 @@ func (e *engine) prefetch(it *item) {
 	}
 }
 
+// prefetchOp starts loading every cache line of op (nil is fine): the next operation to
+// evict was last touched seconds ago, and finalizing it reads all of it.
+func prefetchOp(op *opState) {
+	if op != nil {
+		prefetchLines(unsafe.Pointer(op), unsafe.Sizeof(*op))
+	}
+}
+
+// prefetchLines starts loading the cache lines of the size bytes at p.
+func prefetchLines(p unsafe.Pointer, size uintptr) {
+	a := uintptr(p)
+	for off := uintptr(0); off < size; off += 64 {
+		prefetch(a + off)
+	}
+	prefetch(a + size - 1)
+}
+
 // lookup finds the operation in flight with key (hash h is its maphash).
 func (e *engine) lookup(h uint64, key string) *opState {
 	op := e.ops.get(h)
@@ -445,15 +462,11 @@ func (l *opList) unlink(op *opState) {
 // activity is before doneLimit.
 func (e *engine) evict(openLimit, doneLimit int64) {
 	for op := e.open.head; op != nil && op.lastEnd < openLimit; op = e.open.head {
-		if op.next != nil {
-			prefetch(uintptr(unsafe.Pointer(op.next)))
-		}
+		prefetchOp(op.next)
 		e.finalize(op)
 	}
 	for op := e.done.head; op != nil && op.lastEnd < doneLimit; op = e.done.head {
-		if op.next != nil {
-			prefetch(uintptr(unsafe.Pointer(op.next)))
-		}
+		prefetchOp(op.next)
 		e.finalize(op)
 	}
 }
@@ -601,6 +614,11 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 		}
 		if it == nil {
 			break
+		}
+		// Two stages: the item twice as far ahead is brought in (the reader wrote it on
+		// the other core), then the one prefetchAhead ahead says which slots to bring in.
+		if nx := m.srcs[src].peek(2 * prefetchAhead); nx != nil {
+			prefetchLines(unsafe.Pointer(nx), unsafe.Sizeof(*nx))
 		}
 		if nx := m.srcs[src].peek(prefetchAhead); nx != nil {
 			e.prefetch(nx)
