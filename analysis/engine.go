@@ -365,11 +365,18 @@ func (e *engine) prefetch(it *item) {
 	}
 }
 
-// prefetchOp starts loading every cache line of op (nil is fine): the next operation to
-// evict was last touched seconds ago, and finalizing it reads all of it.
-func prefetchOp(op *opState) {
-	if op != nil {
-		prefetchLines(unsafe.Pointer(op), unsafe.Sizeof(*op))
+// prefetchEvict prepares the evictions after op's, in two stages along the eviction list:
+// the next operation's table slot (its own lines were brought in when op's turn was
+// prepared), and all the lines of the one after it. Operations wait seconds between their
+// last activity and eviction, so none of this is in the cache.
+func (e *engine) prefetchEvict(op *opState) {
+	n := op.next
+	if n == nil {
+		return
+	}
+	prefetch(uintptr(unsafe.Pointer(&e.ops.slots[n.hash&e.ops.mask])))
+	if nn := n.next; nn != nil {
+		prefetchLines(unsafe.Pointer(nn), unsafe.Sizeof(*nn))
 	}
 }
 
@@ -462,11 +469,11 @@ func (l *opList) unlink(op *opState) {
 // activity is before doneLimit.
 func (e *engine) evict(openLimit, doneLimit int64) {
 	for op := e.open.head; op != nil && op.lastEnd < openLimit; op = e.open.head {
-		prefetchOp(op.next)
+		e.prefetchEvict(op)
 		e.finalize(op)
 	}
 	for op := e.done.head; op != nil && op.lastEnd < doneLimit; op = e.done.head {
-		prefetchOp(op.next)
+		e.prefetchEvict(op)
 		e.finalize(op)
 	}
 }
