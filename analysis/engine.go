@@ -389,6 +389,18 @@ func prefetchLines(p unsafe.Pointer, size uintptr) {
 	prefetch(a + size - 1)
 }
 
+// prefetchOp starts loading the operation a retry belongs to, once its table slot is in
+// the cache: the operation's lines and its key's bytes, which lookup compares.
+func (e *engine) prefetchOp(it *item) {
+	s := &e.ops.slots[it.h&e.ops.mask]
+	if op := s.op; op != nil && s.h == it.h {
+		prefetchLines(unsafe.Pointer(op), unsafe.Sizeof(*op))
+		if len(op.key) > 0 {
+			prefetch(uintptr(unsafe.Pointer(unsafe.StringData(op.key))))
+		}
+	}
+}
+
 // lookup finds the operation in flight with key (hash h is its maphash).
 func (e *engine) lookup(h uint64, key string) *opState {
 	op := e.ops.get(h)
@@ -629,6 +641,9 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 		}
 		if nx := m.srcs[src].peek(prefetchAhead); nx != nil {
 			e.prefetch(nx)
+		}
+		if nx := m.srcs[src].peek(prefetchAhead / 2); nx != nil {
+			e.prefetchOp(nx)
 		}
 		e.processItem(it, src)
 	}
