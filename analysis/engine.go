@@ -166,6 +166,7 @@ type engine struct {
 	seed         maphash.Seed
 	prep         *prep
 	cur          *item // the record being processed, for the attempt hooks
+	judgeSingle  bool  // operations of one attempt go through the opDone hooks too
 	dup          *duplicateCheck
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[string]*opState
@@ -232,6 +233,10 @@ func newEngine(cfg *Config, names []string) *engine {
 		}
 	}
 	e.prep = newPrep(cfg, e.seed)
+	// Every per-operation check but max_attempts judges retries, and max_attempts can only
+	// fault an operation of one attempt with a cap below 1 or a negative span (withDefaults
+	// rules both out): most operations, those without a retry, skip the opDone hooks.
+	e.judgeSingle = cfg.MaxAttempts < 1 || cfg.MaxRetrySpan < 0
 	e.setHorizon()
 	return e
 }
@@ -513,8 +518,10 @@ func (e *engine) finalize(op *opState) {
 		}
 	}
 	e.lat.add(last.end() - first.time)
-	for _, c := range e.opHook {
-		c.opDone(e, op)
+	if n > 1 || e.judgeSingle {
+		for _, c := range e.opHook {
+			c.opDone(e, op)
+		}
 	}
 	clear(op.attempts)
 	switch c := cap(op.attempts); {
