@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -259,5 +260,49 @@ func BenchmarkSetAllow(b *testing.B) {
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
 		s.Allow("k_0123456789abcdef", 1, now)
+	}
+}
+
+// TestAllowAtMatchesAllow replays the same request times through Allow and AllowAt on
+// twin limiters: every decision and every RetryAt of a rejection must agree, for a plain
+// window, a burst with credit and an unbounded burst.
+func TestAllowAtMatchesAllow(t *testing.T) {
+	cfgs := []Config{
+		{Limit: 10, Window: time.Second},
+		{Limit: 100, Window: time.Second, Burst: 200, BurstDuration: 10 * time.Second},
+		{Limit: 5, Window: 2 * time.Second, Burst: 20},
+	}
+	for _, cfg := range cfgs {
+		p, err := NewPolicy(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := NewLimiter(p), NewLimiter(p)
+		rng := rand.New(rand.NewPCG(1, 2))
+		now := int64(1_700_000_000_000_000_000)
+		for i := range 20000 {
+			// Bursts of back-to-back requests, then pauses, so both edges are crossed.
+			if i%300 < 250 {
+				now += rng.Int64N(int64(3 * time.Millisecond))
+			} else {
+				now += rng.Int64N(int64(200 * time.Millisecond))
+			}
+			d := a.Allow(time.Unix(0, now))
+			ok, retryAt := b.AllowAt(now)
+			if ok != d.Allowed {
+				t.Fatalf("%+v: request %d: AllowAt %v, Allow %v", cfg, i, ok, d.Allowed)
+			}
+			if !ok && retryAt != d.RetryAt.UnixNano() {
+				t.Fatalf("%+v: request %d: AllowAt retry at %d, Allow %d", cfg, i, retryAt, d.RetryAt.UnixNano())
+			}
+			if !ok && i%7 == 0 { // a retry exactly at the announced instant passes on both
+				d2 := a.Allow(d.RetryAt)
+				ok2, _ := b.AllowAt(retryAt)
+				if !d2.Allowed || !ok2 {
+					t.Fatalf("%+v: request %d: retry at RetryAt refused (Allow %v, AllowAt %v)", cfg, i, d2.Allowed, ok2)
+				}
+				now = retryAt
+			}
+		}
 	}
 }
