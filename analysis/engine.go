@@ -385,13 +385,9 @@ func (e *engine) prefetchEvict(op *opState) {
 	}
 }
 
-// prefetchLines starts loading the cache lines of the size bytes at p.
+// prefetchLines starts loading the cache lines of the size (> 0) bytes at p.
 func prefetchLines(p unsafe.Pointer, size uintptr) {
-	a := uintptr(p)
-	for off := uintptr(0); off < size; off += 64 {
-		prefetch(a + off)
-	}
-	prefetch(a + size - 1)
+	prefetchSpan(uintptr(p), size)
 }
 
 // prefetchOp starts loading the operation a retry belongs to, once its table slot is in

@@ -6,3 +6,8 @@ package analysis
 //
 //go:noescape
 func prefetch(addr uintptr)
+
+// prefetchSpan is prefetch for every cache line of the size (> 0) bytes at addr.
+//
+//go:noescape
+func prefetchSpan(addr, size uintptr)
