@@ -623,7 +623,9 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 	m := &merger{}
 	for i, s := range srcs {
 		names[i] = s.Name
-		st := &sourceState{idx: i, ch: make(chan *batch, 4), free: make(chan *batch, 64)}
+		// 32 batches in flight: with fewer, the engine drains the channel, parks and is
+		// woken again thousands of times a second, which costs more than the items.
+		st := &sourceState{idx: i, ch: make(chan *batch, 32), free: make(chan *batch, 64)}
 		m.srcs = append(m.srcs, st)
 		go readSource(ctx, s, e.prep, int64(cfg.ReorderWindow), st.ch, st.free)
 	}
