@@ -95,66 +95,64 @@ func readSource(ctx context.Context, src Source, p *prep, window int64, out chan
 	_ = send(b)
 }
 
-// reorder is a source's reorder buffer: items sorted by time (stable: equal times keep
-// journal order) from head on.
+// reorder is a source's reorder buffer: a ring of items sorted by time (stable: equal
+// times keep journal order) from head on.
 type reorder struct {
-	buf     []item
-	head    int
+	buf     []item // len is a power of two
+	head, n int
 	maxSeen int64
 	window  int64
 }
 
+func (ro *reorder) at(i int) *item { return &ro.buf[(ro.head+i)&(len(ro.buf)-1)] }
+
 // push returns room for one more item at the end of the buffer; placed then moves it to
 // its place.
 func (ro *reorder) push() *item {
-	if ro.head > 4096 && ro.head*2 > len(ro.buf) {
-		n := copy(ro.buf, ro.buf[ro.head:])
-		clear(ro.buf[n:])
-		ro.buf = ro.buf[:n]
-		ro.head = 0
+	if ro.n == len(ro.buf) {
+		grown := make([]item, max(1024, 2*len(ro.buf)))
+		for i := range ro.n {
+			grown[i] = *ro.at(i)
+		}
+		ro.buf, ro.head = grown, 0
 	}
-	n := len(ro.buf)
-	if n < cap(ro.buf) {
-		ro.buf = ro.buf[:n+1]
-	} else {
-		ro.buf = append(ro.buf, item{})
-	}
-	return &ro.buf[n]
+	ro.n++
+	return ro.at(ro.n - 1)
 }
 
 // placed moves the item push returned back to its place in time order. Records almost
 // always arrive in order, so this usually moves nothing.
 func (ro *reorder) placed() {
-	i := len(ro.buf) - 1
-	t := ro.buf[i].time
+	i := ro.n - 1
+	t := ro.at(i).time
 	if t > ro.maxSeen {
 		ro.maxSeen = t
 	}
-	if i == ro.head || ro.buf[i-1].time <= t {
+	if i == 0 || ro.at(i-1).time <= t {
 		return
 	}
-	it := ro.buf[i]
-	for i > ro.head && ro.buf[i-1].time > t {
-		ro.buf[i] = ro.buf[i-1]
+	it := *ro.at(i)
+	for i > 0 && ro.at(i-1).time > t {
+		*ro.at(i) = *ro.at(i - 1)
 		i--
 	}
-	ro.buf[i] = it
+	*ro.at(i) = it
 }
 
 // releasable reports whether the head item may go: all of them at the end of the source,
 // else those older than the newest time seen minus the window.
 func (ro *reorder) releasable(all bool) bool {
-	if ro.head == len(ro.buf) {
+	if ro.n == 0 {
 		return false
 	}
 	return all || ro.buf[ro.head].time <= ro.maxSeen-ro.window
 }
 
-// pop moves the head item to dst.
+// pop moves the head item to dst. Its slot keeps the item's strings until it is reused.
 func (ro *reorder) pop(dst *item) {
 	*dst = ro.buf[ro.head]
-	ro.buf[ro.head] = item{}
-	ro.head++
+	ro.head = (ro.head + 1) & (len(ro.buf) - 1)
+	ro.n--
 }
 
 // sourceState is the analysing side of one source: the batch being consumed.
