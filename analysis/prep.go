@@ -10,8 +10,9 @@ import (
 // item is the part of a journal record the engine reads, with what it needs computed in
 // advance by the source's reader goroutine, so that the engine's single goroutine does
 // only the work that depends on the order of records: hashing, string building and
-// pattern matching happen beside it. It is a third the size of a journal.Record, which
-// matters as every item crosses from one core to the other.
+// pattern matching happen beside it. It leaves out the fields no check reads (mono,
+// upstream status, error, body, the raw Retry-After), which matters as every item crosses
+// from one core to the other.
 type item struct {
 	seq      uint64
 	time     int64  // Record.Time
