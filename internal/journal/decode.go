@@ -782,29 +782,43 @@ func (d *decoder) general(p []byte, r *Record) bool {
 // but the values.
 func (d *decoder) setSpans(p []byte, r *Record) {
 	spans := d.spans
-	total := 0
+	total, lo, hi := 0, -1, 0
 	for _, sp := range spans {
 		if sp.f < numFields {
 			total += sp.hi - sp.lo
+			if lo < 0 {
+				lo = sp.lo
+			}
+			hi = sp.hi
 		}
 	}
 	if total == 0 {
 		return
 	}
-	buf := d.carve(total)
-	n := 0
-	for _, sp := range spans {
-		if sp.f < numFields {
-			n += copy(buf[n:], p[sp.lo:sp.hi])
+	// The values usually lie close together (op, idem_key, body_hash): one copy of the
+	// stretch that holds them, keys between included, costs less than a copy per value.
+	// Spans are in line order; far-apart values are copied one by one.
+	var all string
+	if n := hi - lo; n <= total+64 {
+		buf := d.carve(n)
+		copy(buf, p[lo:hi])
+		all = unsafe.String(&buf[0], n)
+	} else {
+		buf := d.carve(total)
+		k := 0
+		for i := range spans {
+			if sp := &spans[i]; sp.f < numFields {
+				k += copy(buf[k:], p[sp.lo:sp.hi])
+				sp.lo, sp.hi = lo+k-(sp.hi-sp.lo), lo+k // where it lies in all, shifted by lo
+			}
 		}
+		all = unsafe.String(&buf[0], total)
 	}
-	all := unsafe.String(&buf[0], total)
 	for _, sp := range spans {
 		if sp.f >= numFields {
 			continue
 		}
-		v := all[:sp.hi-sp.lo]
-		all = all[len(v):]
+		v := all[sp.lo-lo : sp.hi-lo]
 		setString(r, sp.f, v)
 		if sp.slot >= 0 {
 			head, tail := internWords(v)
