@@ -63,9 +63,9 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 			return
 		}
 	}
-	h := e.cur.idemH ^ op.client.hash | 1
+	h := keyHash(e.cur.idemH, op.client.hash)
 	bh := e.cur.bodyH
-	u := &c.keys[h%keySlots]
+	u := c.slot(h)
 	switch {
 	case u.h != h || u.last < e.now-int64(keyWindow):
 		*u = keyUse{h: h, body: bh, last: a.time}
@@ -76,6 +76,13 @@ func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
 	}
 	u.last = max(u.last, a.time)
 }
+
+// keyHash is the key memory's hash of an idempotency key (its maphash) used by a client
+// (its clientState.hash); never 0, the mark of an empty slot.
+func keyHash(idemH, clientHash uint64) uint64 { return idemH ^ clientHash | 1 }
+
+// slot is where the key with hash h is remembered.
+func (c *duplicateCheck) slot(h uint64) *keyUse { return &c.keys[h%keySlots] }
 
 func (c *duplicateCheck) opDone(e *engine, op *opState) {
 	executed := 0

@@ -366,7 +366,7 @@ const prefetchAhead = 6
 func (e *engine) prefetch(it *item) {
 	prefetch(uintptr(unsafe.Pointer(&e.ops.slots[it.h&e.ops.mask])))
 	if e.dup != nil && it.idemH != 0 {
-		prefetch(uintptr(unsafe.Pointer(&e.dup.keys[(it.idemH^it.ch*clientHashMul|1)%keySlots])))
+		prefetch(uintptr(unsafe.Pointer(e.dup.slot(keyHash(it.idemH, it.ch*clientHashMul)))))
 	}
 }
 
