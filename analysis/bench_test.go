@@ -82,7 +82,7 @@ func BenchmarkEngine(b *testing.B) {
 			}
 			e.processItem(&items[i], 0)
 		}
-		e.report(&merger{})
+		e.report(&merger{}, false)
 		cpu += cpuTime() - cpu0
 	}
 	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")

@@ -57,6 +57,12 @@ type Config struct {
 	// analysed in exact time order (the proxy writes a record when the attempt completes,
 	// so a slow attempt is written after later ones). Default 10s.
 	ReorderWindow time.Duration
+
+	// CutShort says the journals end where a run was interrupted: an operation still open
+	// at their end (its last attempt failed, a retry may have been on its way) is counted
+	// as cut, not as failed or abandoned, and success_rate leaves it out. An analysis that
+	// is itself interrupted treats the point where it stopped reading the same way.
+	CutShort bool
 }
 
 // DefaultRateLimits are the seeds' published limits: 100 requests/s per API key in a 1 s

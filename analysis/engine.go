@@ -167,6 +167,7 @@ type engine struct {
 	prep         *prep
 	cur          *item // the record being processed, for the attempt hooks
 	judgeSingle  bool  // operations of one attempt go through the opDone hooks too
+	cutting      bool  // the final eviction of cut-short journals: open failures are cut
 	dup          *duplicateCheck
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[string]*opState
@@ -502,9 +503,16 @@ func (e *engine) finalize(op *opState) {
 	if n > e.totals.MaxAttempts {
 		e.totals.MaxAttempts = n
 	}
+	cut := false
 	switch {
 	case last.status >= 200 && last.status < 300 && last.act != actTruncate:
 		e.totals.Succeeded++
+	case e.cutting:
+		// The journals end while this operation was still failing: whether its client
+		// would have retried it is unknown, so it is neither a failure nor abandoned, and
+		// its end-to-end latency is not known either.
+		e.totals.Cut++
+		cut = true
 	default:
 		// A truncated body is a failure the client saw as a broken connection: a
 		// network error, which is retryable.
@@ -513,7 +521,9 @@ func (e *engine) finalize(op *opState) {
 			e.totals.Abandoned++
 		}
 	}
-	e.lat.add(last.end() - first.time)
+	if !cut {
+		e.lat.add(last.end() - first.time)
+	}
 	if n > 1 || e.judgeSingle {
 		for _, c := range e.opHook {
 			c.opDone(e, op)
@@ -655,7 +665,7 @@ func Analyze(ctx context.Context, cfg Config, srcs ...Source) (*Report, error) {
 	if runErr != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("analyze: %w", runErr)
 	}
-	rep := e.report(m)
+	rep := e.report(m, cfg.CutShort || runErr != nil)
 	rep.Run.AnalyzedIn = time.Since(started).Seconds()
 	if runErr != nil {
 		rep.Partial = true
@@ -683,9 +693,12 @@ func AnalyzeFiles(ctx context.Context, cfg Config, paths ...string) (*Report, er
 	return Analyze(ctx, cfg, srcs...)
 }
 
-// report finalises every operation and check and assembles the report.
-func (e *engine) report(m *merger) *Report {
+// report finalises every operation and check and assembles the report; cutShort: the
+// journals end early (see Config.CutShort).
+func (e *engine) report(m *merger, cutShort bool) *Report {
+	e.cutting = cutShort
 	e.evict(math.MaxInt64, math.MaxInt64)
+	e.cutting = false
 	for i := range e.secs {
 		e.foldSecond(&e.secs[i])
 		e.secs[i] = secStat{}
@@ -727,8 +740,10 @@ func (e *engine) report(m *merger) *Report {
 
 	t := e.totals
 	t.Clients = len(e.clientList)
+	if done := t.Operations - t.Cut; done > 0 {
+		t.SuccessRate = float64(t.Succeeded) / float64(done)
+	}
 	if t.Operations > 0 {
-		t.SuccessRate = float64(t.Succeeded) / float64(t.Operations)
 		t.AttemptsPerOp = round3(float64(t.Attempts) / float64(t.Operations))
 	}
 	rep.Totals = t

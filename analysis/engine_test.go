@@ -141,7 +141,7 @@ func TestEvictionBoundsOperationsInFlight(t *testing.T) {
 	if peak > 60 {
 		t.Errorf("peak operations in flight = %d, want <= 60", peak)
 	}
-	rep := e.report(&merger{})
+	rep := e.report(&merger{}, false)
 	if rep.Totals.Operations != 12000 {
 		t.Errorf("operations = %d, want 12000", rep.Totals.Operations)
 	}
@@ -301,6 +301,57 @@ func TestRejectedNotJudged(t *testing.T) {
 	for _, c := range rep.Checks {
 		if c.Violations != 0 {
 			t.Errorf("%s: %d violations", c.ID, c.Violations)
+		}
+	}
+}
+
+// An interrupted run's journal ends while operations are still failing: with CutShort
+// they count as cut (not failed, not abandoned, not in the success rate), while one that
+// failed for good long before the end stays a failure.
+func TestCutShortJournal(t *testing.T) {
+	recs := []journal.Record{
+		rec("k_a", "a", 0, 503),
+		rec("k_a", "b", 100, 503), // never retried: evicted as failed after the horizon
+		rec("k_a", "a", 500, 201),
+		rec("k_a", "d", 60_000, 201),
+		rec("k_a", "c", 60_100, 503), // still failing where the journal ends
+	}
+	for _, tc := range []struct {
+		cutShort                          bool
+		succeeded, failed, abandoned, cut int64
+		rate                              float64
+		latencies                         int64
+	}{
+		{false, 2, 2, 2, 0, 0.5, 4},
+		{true, 2, 1, 1, 1, 2.0 / 3, 3},
+	} {
+		cfg := DefaultConfig()
+		cfg.CutShort = tc.cutShort
+		rep := analyzeRecs(t, cfg, recs...)
+		tt := rep.Totals
+		if tt.Operations != 4 || tt.Succeeded != tc.succeeded || tt.Failed != tc.failed ||
+			tt.Abandoned != tc.abandoned || tt.Cut != tc.cut || tt.SuccessRate != tc.rate {
+			t.Errorf("cutShort=%v: totals %+v, want succeeded %d failed %d abandoned %d cut %d success_rate %v",
+				tc.cutShort, tt, tc.succeeded, tc.failed, tc.abandoned, tc.cut, tc.rate)
+		}
+		if rep.Latency.Count != tc.latencies {
+			t.Errorf("cutShort=%v: latency count %d, want %d (a cut operation has no end)", tc.cutShort, rep.Latency.Count, tc.latencies)
+		}
+		if got := rep.Metrics["cut"]; got != float64(tc.cut) || rep.Metrics["totals.cut"] != float64(tc.cut) {
+			t.Errorf("cutShort=%v: metric cut = %v, want %d", tc.cutShort, got, tc.cut)
+		}
+		if err := rep.ApplyGates([]string{"cut == " + fmt.Sprint(tc.cut)}, "flag"); err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Gates[len(rep.Gates)-1].Passed {
+			t.Errorf("cutShort=%v: gate on cut failed: %+v", tc.cutShort, rep.Gates)
+		}
+		var md bytes.Buffer
+		if err := WriteMarkdown(&md, rep); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(md.String(), "cut short"); got != tc.cutShort {
+			t.Errorf("cutShort=%v: report.md mentions the cut: %v", tc.cutShort, got)
 		}
 	}
 }

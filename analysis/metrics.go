@@ -12,7 +12,7 @@ import (
 var metricNames = func() map[string]bool {
 	m := map[string]bool{
 		"success_rate": true, "amplification": true, "amplification.fault_windows": true,
-		"retries": true, "abandoned": true, "rate_limited": true, "faults": true,
+		"retries": true, "abandoned": true, "cut": true, "rate_limited": true, "faults": true,
 		"duplicate_side_effects": true, "operations": true, "attempts": true,
 		"idempotency.post_retried_without_key": true, "idempotency.key_changed_on_retry": true,
 		"idempotency.key_reused_across_bodies": true,
@@ -25,7 +25,7 @@ var metricNames = func() map[string]bool {
 			m[l+"."+q] = true
 		}
 	}
-	for _, t := range []string{"operations", "attempts", "retries", "succeeded", "failed", "abandoned",
+	for _, t := range []string{"operations", "attempts", "retries", "succeeded", "failed", "abandoned", "cut",
 		"success_rate", "attempts_per_op", "max_attempts_seen", "faults", "rate_limited",
 		"side_effects", "duplicate_side_effects", "clients"} {
 		m["totals."+t] = true
@@ -83,12 +83,13 @@ func buildMetrics(r *Report, e *engine) map[string]float64 {
 	m["attempts"] = float64(t.Attempts)
 	m["retries"] = float64(t.Retries)
 	m["abandoned"] = float64(t.Abandoned)
+	m["cut"] = float64(t.Cut)
 	m["rate_limited"] = float64(t.RateLimited)
 	m["faults"] = float64(t.Faults)
 	for k, v := range map[string]float64{
 		"operations": float64(t.Operations), "attempts": float64(t.Attempts), "retries": float64(t.Retries),
 		"succeeded": float64(t.Succeeded), "failed": float64(t.Failed), "abandoned": float64(t.Abandoned),
-		"success_rate": t.SuccessRate, "attempts_per_op": t.AttemptsPerOp,
+		"cut": float64(t.Cut), "success_rate": t.SuccessRate, "attempts_per_op": t.AttemptsPerOp,
 		"max_attempts_seen": float64(t.MaxAttempts), "faults": float64(t.Faults),
 		"rate_limited": float64(t.RateLimited), "side_effects": float64(t.SideEffects),
 		"duplicate_side_effects": float64(t.Duplicates), "clients": float64(t.Clients),

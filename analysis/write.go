@@ -110,6 +110,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	ew.printf("| %d | %d | %d | %.2f%% | %d | %.2f | %d | %d | %d | %s ms | %s ms |\n",
 		t.Operations, t.Attempts, t.Retries, 100*t.SuccessRate, t.Abandoned, t.AttemptsPerOp,
 		t.RateLimited, t.Faults, t.SideEffects, fmtValue(r.Latency.P50), fmtValue(r.Latency.P99))
+	if t.Cut > 0 {
+		ew.printf("\n%s\n", cutNote(t.Cut))
+	}
 	if len(r.Clients) > 0 {
 		ew.printf("\n### Clients\n\n| client | operations | attempts | rate limited | peak /s | limit /s | burst /s |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for i, c := range r.Clients {
@@ -316,6 +319,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 	t := r.Totals
 	ew.printf("\noperations %d  attempts %d  retries %d  success %.2f%%  abandoned %d  attempts/op %.2f\n",
 		t.Operations, t.Attempts, t.Retries, 100*t.SuccessRate, t.Abandoned, t.AttemptsPerOp)
+	if t.Cut > 0 {
+		ew.printf("%s\n", cutNote(t.Cut))
+	}
 	ew.printf("latency ms  p50 %s  p90 %s  p99 %s  max %s   rate limited %d  faults %d  duplicates %d\n",
 		fmtValue(r.Latency.P50), fmtValue(r.Latency.P90), fmtValue(r.Latency.P99), fmtValue(r.Latency.Max),
 		t.RateLimited, t.Faults, t.Duplicates)
@@ -326,4 +332,10 @@ func WriteSummary(w io.Writer, r *Report) error {
 		return fmt.Errorf("write summary: %w", ew.err)
 	}
 	return nil
+}
+
+// cutNote explains Totals.Cut.
+func cutNote(n int64) string {
+	return fmt.Sprintf("%d operations were still failing where the journals end (the run was cut short): "+
+		"they count as cut, not as failed or abandoned, and are left out of the success rate", n)
 }

@@ -22,6 +22,7 @@ Arguments:
 Examples:
   loadgen analyze results/latest/journal.jsonl
   loadgen analyze proxy-a.jsonl proxy-b.jsonl --profile profiles/brownout.yaml --out ci-report
+  loadgen analyze results/latest/journal.jsonl --cut-short   # a run stopped with Ctrl-C
   faultproxy ... --journal - | loadgen analyze - --gate 'duplicate_side_effects == 0'
 
 Exit status: 0 all gates pass, 1 a gate failed, 2 bad usage or invalid profile, 3 runtime failure.
@@ -32,6 +33,7 @@ func analyzeCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	prof := fs.String("profile", "", "profile whose analysis parameters, limits and thresholds apply")
 	out := fs.String("out", "", "directory for the reports (default: the first journal's directory)")
 	gates := fs.StringArray("gate", nil, "gate expression, repeatable (e.g. 'amplification <= 2.5')")
+	cutShort := fs.Bool("cut-short", false, "the journals end where a run was interrupted: operations still failing at their end count as cut, not failed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +54,7 @@ func analyzeCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		// limits, the analysis parameters and the thresholds.
 		cfg.Run.Profile, cfg.Run.File, cfg.Run.Client, cfg.Run.Seed = p.Name, p.Path, "", 0
 	}
+	cfg.CutShort = *cutShort
 	var srcs []analysis.Source
 	for _, path := range fs.Args() {
 		if path == "-" {

@@ -320,4 +320,48 @@ func TestRunInterrupted(t *testing.T) {
 	if !rep.Partial || rep.Totals.Operations == 0 {
 		t.Errorf("partial %v, operations %d: want a partial report with the operations so far", rep.Partial, rep.Totals.Operations)
 	}
+	tt := rep.Totals
+	if tt.Succeeded+tt.Failed+tt.Cut != tt.Operations {
+		t.Errorf("totals %+v: succeeded + failed + cut != operations", tt)
+	}
+	// The same journal analysed again: with --cut-short the totals are the run's own; without
+	// it, the cut operations are failures.
+	t.Logf("totals of the interrupted run: %+v", tt)
+	journal := filepath.Join(filepath.Dir(dirs[0]), "journal.jsonl")
+	for _, cut := range []bool{true, false} {
+		args := []string{"analyze", journal, "--out", t.TempDir(), "--profile", "testdata/brownout-short.yaml"}
+		if cut {
+			args = append(args, "--cut-short")
+		}
+		var so, se bytes.Buffer
+		err := run(context.Background(), args, &so, &se)
+		if code := exitCode(err, &se); code != 0 && code != 1 {
+			t.Fatalf("analyze %v: exit %d\n%s", args, code, se.String())
+		}
+		again := readReportIn(t, args[3])
+		want := tt
+		if !cut {
+			want.Failed, want.Cut = tt.Failed+tt.Cut, 0
+		}
+		got := again.Totals
+		if got.Operations != want.Operations || got.Succeeded != want.Succeeded || got.Failed != want.Failed || got.Cut != want.Cut {
+			t.Errorf("analyze --cut-short=%v: totals %+v, want operations %d succeeded %d failed %d cut %d",
+				cut, got, want.Operations, want.Succeeded, want.Failed, want.Cut)
+		}
+	}
+}
+
+// readReportIn reads dir/report.json.
+func readReportIn(t *testing.T, dir string) *analysis.Report {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := analysis.ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

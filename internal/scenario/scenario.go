@@ -220,6 +220,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		DurationS: time.Since(start).Seconds(),
 		Version:   version.Version,
 	}
+	// An interrupted run's journal ends with operations whose retries never came: they
+	// are counted as cut, not failed.
+	cfg.CutShort = sum != nil && sum.Interrupted
 	rep, err := analysis.AnalyzeFiles(bg, cfg, filepath.Join(dir, JournalFile))
 	if err != nil {
 		return res, fmt.Errorf("analyze: %w", err)
