@@ -112,10 +112,10 @@ type Totals struct {
 	Operations    int64   `json:"operations"`
 	Attempts      int64   `json:"attempts"`
 	Retries       int64   `json:"retries"`
-	Succeeded     int64   `json:"succeeded"` // operations whose last attempt got 2xx
-	Failed        int64   `json:"failed"`    // operations whose last attempt did not
-	Abandoned     int64   `json:"abandoned"` // failed operations whose last status was retryable
-	Cut           int64   `json:"cut"`       // operations still open where cut-short journals end (Config.CutShort); neither succeeded nor failed
+	Succeeded     int64   `json:"succeeded"`    // operations whose last attempt got 2xx
+	Failed        int64   `json:"failed"`       // operations whose last attempt did not
+	Abandoned     int64   `json:"abandoned"`    // failed operations whose last status was retryable
+	Cut           int64   `json:"cut"`          // operations still open where cut-short journals end (Config.CutShort); neither succeeded nor failed
 	SuccessRate   float64 `json:"success_rate"` // succeeded / (operations - cut)
 	AttemptsPerOp float64 `json:"attempts_per_op"`
 	MaxAttempts   int     `json:"max_attempts_seen"`
