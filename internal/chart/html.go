@@ -195,8 +195,11 @@ func headline(r *analysis.Report, failed int) string {
 		parts = append(parts, fmt.Sprintf("%d of %d gates passed", len(r.Gates)-gf, len(r.Gates)))
 	}
 	parts = append(parts, groupDigits(r.Totals.Operations)+" operations", groupDigits(r.Totals.Attempts)+" attempts")
-	if r.Totals.Operations > 0 {
+	if r.Totals.Operations > r.Totals.Cut {
 		parts = append(parts, strconv.FormatFloat(r.Totals.SuccessRate*100, 'f', 2, 64)+"% succeeded")
+	}
+	if r.Totals.Cut > 0 {
+		parts = append(parts, groupDigits(r.Totals.Cut)+" cut short")
 	}
 	return strings.Join(parts, " · ")
 }
