@@ -91,7 +91,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 func parse(name string, data []byte, rulesOnly bool) (*Profile, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: []*FieldError{syntaxError(name, err)}}
+		return nil, &Error{Problems: []*FieldError{syntaxError(name, err, data)}}
 	}
 	idx := newIndex(&root)
 	if root.Kind == 0 || len(root.Content) == 0 {
@@ -126,10 +126,21 @@ func parse(name string, data []byte, rulesOnly bool) (*Profile, error) {
 
 var yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-func syntaxError(name string, err error) *FieldError {
+// syntaxError locates yaml.v3's syntax error. The parser names the line where it gave up,
+// often the start of the block around the mistake: when a line at or after it is indented
+// in a way no open block allows, that line is the one reported, with the parser's words.
+func syntaxError(name string, err error, data []byte) *FieldError {
 	msg := err.Error()
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		for _, p := range indentProblems(data) {
+			if p.line >= line {
+				if p.line == line {
+					return &FieldError{File: name, Line: line, Msg: "YAML syntax: " + m[2] + ": " + p.msg}
+				}
+				return &FieldError{File: name, Line: p.line, Msg: fmt.Sprintf("YAML syntax: %s (the parser stopped at line %d: %s)", p.msg, line, m[2])}
+			}
+		}
 		return &FieldError{File: name, Line: line, Msg: "YAML syntax: " + m[2]}
 	}
 	return &FieldError{File: name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
