@@ -41,6 +41,7 @@ Commands:
   analyze JOURNAL...       analyse proxy journals: checks, reports, gates
   plot RESULTS_DIR         redraw every chart and report.html from a results directory
   gate REPORT.json         apply gates to an existing report without re-running anything
+  check PROFILE...         validate profiles without running anything
   version                  print the version
 
 Run 'loadgen <command> --help' for a command's arguments, options and examples.
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return plotCommand(ctx, rest, stdout, stderr)
 	case "gate":
 		return gateCommand(ctx, rest, stdout, stderr)
+	case "check", "validate":
+		return checkCommand(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "loadgen", version.Version)
 		return nil

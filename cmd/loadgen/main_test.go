@@ -79,7 +79,7 @@ func TestUsageAndInvalidProfiles(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"run", "attack", "analyze", "plot", "gate"} {
+	for _, cmd := range []string{"run", "attack", "analyze", "plot", "gate", "check"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, _, stderr := runCLI(t, cmd, "--help")
 			if code != 0 {
@@ -91,6 +91,46 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheck: every shipped profile is valid; an invalid one is named with each problem
+// located, and the others are still checked.
+func TestCheck(t *testing.T) {
+	profiles, _ := filepath.Glob("../../profiles/*.yaml")
+	if len(profiles) < 8 {
+		t.Fatalf("found %d profiles", len(profiles))
+	}
+	code, stdout, stderr := runCLI(t, append([]string{"check"}, profiles...)...)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if n := strings.Count(stdout, ": ok  "); n != len(profiles) {
+		t.Errorf("%d ok lines for %d profiles:\n%s", n, len(profiles), stdout)
+	}
+	if !strings.Contains(stdout, `quickstart.yaml: ok  "quickstart" · constant 40/s for 20s · 9 fault rules · 1 rate limit · 8 thresholds · client reference/compliant · target builtin`) {
+		t.Errorf("quickstart line:\n%s", stdout)
+	}
+
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "version: 1\nduration: 2s\nload:\n  rat: 10/s\nfaults:\n  - action: respond\n    probability: 1.5\n")
+	indent := writeFile(t, dir, "indent.yaml", "name: x\nload:\n  rate: 10/s\n  duration: 5s\n burst: 20/s\n")
+	code, stdout, stderr = runCLI(t, "check", bad, profiles[0], indent)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, w := range []string{
+		"bad.yaml:4: load.rat: unknown field (did you mean \"rate\"?)",
+		"bad.yaml:7: faults[0].probability: 1.5 is out of range [0, 1]",
+		"indent.yaml:5: YAML syntax: this line is indented 1 space",
+		"check: 2 of 3 profiles invalid",
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if strings.Count(stdout, ": ok  ") != 1 {
+		t.Errorf("the valid profile among invalid ones is not reported ok:\n%s", stdout)
 	}
 }
 
