@@ -44,6 +44,8 @@ Options:
   --admin ADDR          serve the admin API (rules, reset, stats) on ADDR (loopback only)
   --admin-token T       require "Authorization: Bearer T" on the admin API
   --metrics             also serve Prometheus metrics at /metrics on the admin address
+  --no-fast-path        serve every connection with fasthttp (by default, on Linux, requests
+                        no fault rule or rate limit can apply to run on epoll event loops)
   -h, --help            show this help
   --version             print the version
 
@@ -74,6 +76,7 @@ type options struct {
 	seed                             int64
 	admin, adminToken                string
 	metrics, help, version           bool
+	noFastPath                       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, *pflag.FlagSet, error) {
@@ -89,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, *pflag.FlagSet, erro
 	fs.StringVar(&o.admin, "admin", "", "")
 	fs.StringVar(&o.adminToken, "admin-token", "", "")
 	fs.BoolVar(&o.metrics, "metrics", false, "")
+	fs.BoolVar(&o.noFastPath, "no-fast-path", false, "")
 	fs.BoolVarP(&o.help, "help", "h", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -211,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	p, err := proxy.New(proxy.Config{Target: targetURL, Profile: prof, Journal: jw, Seed: seed,
-		Logf: logf, AdminToken: o.adminToken, OnReset: onReset})
+		Logf: logf, AdminToken: o.adminToken, OnReset: onReset, NoFastPath: o.noFastPath})
 	if err != nil {
 		if jw != nil {
 			_ = jw.Close()

@@ -68,6 +68,10 @@ type Config struct {
 	Logf       func(format string, args ...any) // nil = silent
 	AdminToken string
 	OnReset    func() // called by POST /reset (e.g. target.Reset)
+	// NoFastPath serves every connection with fasthttp. By default, on Linux, plain
+	// pass-through requests (no fault rule enabled, no rate limit) are served by epoll
+	// event loops and the rest by fasthttp (see fastpath_linux.go); both journal alike.
+	NoFastPath bool
 }
 
 // Proxy is a running fault proxy. Create it with New, run it with Serve.
@@ -105,6 +109,9 @@ type Proxy struct {
 	pool sync.Pool
 	st   stats
 	met  *metrics
+
+	fastMu sync.Mutex
+	fast   *fastPath // the event loops of the running Serve, if any
 }
 
 // New validates cfg and builds a Proxy; it does not listen yet.
@@ -270,6 +277,17 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		return nil
 	default:
 	}
+	if ok, err := p.serveFast(ln); ok {
+		select {
+		case <-p.closing:
+			return nil
+		default:
+		}
+		if err != nil {
+			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		}
+		return nil
+	}
 	err := p.srv.Serve(waitListener{ln})
 	select {
 	case <-p.closing:
@@ -287,6 +305,17 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // the journal.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.closeOnce.Do(func() { close(p.closing) })
+	p.fastMu.Lock()
+	fp := p.fast
+	p.fastMu.Unlock()
+	if fp != nil {
+		// The event loops stop accepting, close idle connections and finish the requests
+		// in flight, journaling them, before the journal may be closed.
+		fp.shutdown()
+		if !fp.wait(ctx.Done()) {
+			return fmt.Errorf("shutdown: %w", ctx.Err())
+		}
+	}
 	if err := p.srv.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
