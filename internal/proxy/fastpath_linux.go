@@ -28,7 +28,7 @@ import (
 // A connection stays on the fast path while its requests are plain: HTTP/1.1 in origin
 // form with a Content-Length body (or none), a loopback Host, no upgrade, no Expect, no
 // hop-by-hop header but Connection: keep-alive/close, nothing fasthttp would normalise,
-// and no fault rule enabled and no rate limit configured. The first request that is not
+// and no enabled fault rule and no rate limit that matches it. The first request that is not
 // plain hands the whole connection, with the bytes already read, to the fasthttp server,
 // which applies the fault engine to it and to everything after it on that connection.
 // What a request journals and counts is the same on both paths.
@@ -159,9 +159,9 @@ func (fp *fastPath) closeLoops() {
 type evloop struct {
 	fp     *fastPath
 	epfd   int
-	evfd   int      // eventfd that wakes the loop for shutdown
-	byFd   []*fconn // connection of a client or upstream fd
-	conns  int      // connections open
+	evfd   int          // eventfd that wakes the loop for shutdown
+	byFd   []*fconn     // connection of a client or upstream fd
+	open   atomic.Int32 // client connections open
 	events [128]syscall.EpollEvent
 	now    time.Time // time of the current batch of events
 	swept  time.Time
@@ -225,7 +225,7 @@ func (l *evloop) run() {
 			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.fp.lfd, nil)
 			l.closeIdle()
 		}
-		if stopping && l.conns == 0 {
+		if stopping && l.open.Load() == 0 {
 			return
 		}
 		n, err := syscall.EpollWait(l.epfd, l.events[:], 1000)
@@ -297,7 +297,7 @@ func (l *evloop) accept() {
 			continue
 		}
 		l.setConn(nfd, c)
-		l.conns++
+		l.open.Add(1)
 	}
 }
 
@@ -361,7 +361,7 @@ func (c *fconn) close() {
 		l.setConn(c.cfd, nil)
 		syscall.Close(c.cfd) // also drops it from epoll
 		c.cfd = -1
-		l.conns--
+		l.open.Add(-1)
 	}
 	c.closeUpstream()
 }
@@ -471,7 +471,8 @@ func (c *fconn) startRequest() bool {
 	if len(in) < total {
 		return false
 	}
-	if !p.fastEligible() {
+	client := p.keys.hash(rq.apiKey)
+	if !p.untouched(&rq, client) {
 		c.handoff()
 		return false
 	}
@@ -492,7 +493,7 @@ func (c *fconn) startRequest() bool {
 	rec := &c.rec
 	*rec = journal.Record{Time: now.UnixNano(), Mono: int64(p.mono(now)), RetryAfterMs: journal.NoRetryAfter,
 		Action: journal.ActionForward}
-	rec.Client = p.keys.hash(rq.apiKey)
+	rec.Client = client
 	op := rq.op
 	if len(op) == 0 {
 		fp := fnvAdd(fnvOffset, []byte(rec.Client))
@@ -561,14 +562,18 @@ var (
 	zeroByte = []byte{0}
 )
 
-// fastEligible reports whether requests may be served without the fault engine: no rule
-// is enabled and no rate limit is configured.
-func (p *Proxy) fastEligible() bool {
-	if len(p.limitMatch) > 0 {
-		return false
+// untouched reports whether no fault rule and no rate limit can apply to the request, so
+// that the fault engine would forward it as it is: no rate limit and no enabled rule
+// matches its method, path, headers and client. A rule's attempts, window and probability
+// are not looked at; a rule that matches hands the request to the engine, which decides.
+func (p *Proxy) untouched(rq *plainRequest, client string) bool {
+	for i := range p.limitMatch {
+		if p.limitMatch[i].match(rq, client) {
+			return false
+		}
 	}
 	for _, r := range *p.rules.Load() {
-		if !r.spec.Disabled {
+		if !r.spec.Disabled && r.m.match(rq, client) {
 			return false
 		}
 	}
@@ -1031,7 +1036,7 @@ func (c *fconn) handoff() {
 	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	l.setConn(fd, nil)
 	c.cfd = -1
-	l.conns--
+	l.open.Add(-1)
 	c.closeUpstream()
 	f := os.NewFile(uintptr(fd), "")
 	nc, err := net.FileConn(f)
@@ -1051,7 +1056,8 @@ func (c *fconn) handoff() {
 
 // plainRequest is what the fast path needs of a request's head.
 type plainRequest struct {
-	lineEnd       int // index of the request line's \r\n
+	headers       []byte // the header lines, each with its \r\n
+	lineEnd       int    // index of the request line's \r\n
 	method, path  []byte
 	apiKey        []byte
 	idemKey, op   []byte
@@ -1112,6 +1118,7 @@ func (rq *plainRequest) parse(b []byte, p *Proxy) bool {
 	haveHost, haveLen := false, false
 	var auth, xkey []byte
 	hs := b[i+2:]
+	rq.headers = hs
 	for len(hs) > 0 {
 		j := bytes.Index(hs, crlf)
 		ln := hs[:j]
@@ -1194,6 +1201,27 @@ func (rq *plainRequest) parse(b []byte, p *Proxy) bool {
 		rq.apiKey = xkey
 	}
 	return true
+}
+
+// Method, Path and Peek make a plainRequest a matcher's request.
+func (rq *plainRequest) Method() []byte { return rq.method }
+
+func (rq *plainRequest) Path() []byte { return rq.path }
+
+func (rq *plainRequest) Peek(name string) []byte {
+	hs := rq.headers
+	for len(hs) > 0 {
+		j := bytes.Index(hs, crlf)
+		ln := hs[:j]
+		hs = hs[j+2:]
+		if len(ln) > len(name) && ln[len(name)] == ':' && bytes.EqualFold(ln[:len(name)], []byte(name)) {
+			if v := bytes.Trim(ln[len(name)+1:], " \t"); v != nil {
+				return v
+			}
+			return []byte{} // present, empty: not nil, as fasthttp's Peek
+		}
+	}
+	return nil
 }
 
 // tokenChar marks the bytes of an HTTP token (RFC 9110 §5.6.2).

@@ -328,3 +328,63 @@ func TestFastPathUpstreamAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFastPathOnlyWhatNoRuleTouches: with rules in force, a request no rule's match and no
+// rate limit selects stays on the event loops, and one they select goes to the engine,
+// down to a header present with an empty value.
+func TestFastPathOnlyWhatNoRuleTouches(t *testing.T) {
+	prof := &profile.Profile{
+		Faults: []profile.Fault{
+			{Name: "post-503", Action: profile.FaultRespond, Status: 503, Match: profile.Match{Method: "POST", Path: "/v1/calls"}},
+			{Name: "flagged", Action: profile.FaultRespond, Status: 500, Match: profile.Match{Headers: map[string]string{"X-Fail": "*"}}},
+		},
+		RateLimits: []profile.RateLimit{{Name: "messages", Limit: 1000, Window: profile.Duration(time.Second), Path: "/v1/messages"}},
+	}
+	h := newHarness(t, prof, fastUpstream)
+	rc := dialRaw(t, h.addr)
+	rc.write(get("/v1/calls/call_1", ""))
+	if resp, _ := rc.read("GET"); resp.StatusCode != 200 {
+		t.Errorf("GET: %d", resp.StatusCode)
+	}
+	if n := fastConns(h.p); n != 1 {
+		t.Errorf("%d connections on the event loops after an untouched request, want 1", n)
+	}
+	rc.write("POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}")
+	if resp, _ := rc.read("POST"); resp.StatusCode != 503 {
+		t.Errorf("POST matched by a rule: %d, want 503", resp.StatusCode)
+	}
+	if n := fastConns(h.p); n != 0 {
+		t.Errorf("%d connections on the event loops after a request a rule selects, want 0", n)
+	}
+	for _, tc := range []struct {
+		req  string
+		want int
+	}{
+		{get("/v1/x", "X-Fail:\r\n"), 500},
+		{get("/v1/messages", ""), 200}, // limited: through the engine, allowed
+		{get("/v1/y", ""), 200},
+	} {
+		c := dialRaw(t, h.addr)
+		c.write(tc.req)
+		if resp, _ := c.read("GET"); resp.StatusCode != tc.want {
+			t.Errorf("%q: %d, want %d", tc.req, resp.StatusCode, tc.want)
+		}
+	}
+	recs := h.records()
+	if len(recs) != 5 || recs[1].Rule != "post-503" || recs[2].Rule != "flagged" || recs[3].Rule != "" {
+		t.Errorf("records: %+v", recs)
+	}
+}
+
+// fastConns counts the client connections the event loops serve.
+func fastConns(p *Proxy) int {
+	p.fastMu.Lock()
+	fp := p.fast
+	p.fastMu.Unlock()
+	time.Sleep(20 * time.Millisecond) // let the loop finish the hand-off
+	n := 0
+	for _, l := range fp.loops {
+		n += int(l.open.Load())
+	}
+	return n
+}

@@ -518,7 +518,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	// Rate limits come first: a limited request gets the limiter's 429 and no fault.
 	var mask uint64
 	for i := range p.limitMatch {
-		if p.limitMatch[i].match(ctx, rec.Client) {
+		if p.limitMatch[i].match(ctxRequest{ctx}, rec.Client) {
 			mask |= 1 << uint(i)
 		}
 	}
@@ -533,7 +533,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	t := p.mono(now)
 	var chosen *rule
 	for _, r := range *p.rules.Load() {
-		if r.spec.Disabled || !r.attemptOK(rec.Attempt) || !r.active(t) || !r.m.match(ctx, rec.Client) {
+		if r.spec.Disabled || !r.attemptOK(rec.Attempt) || !r.active(t) || !r.m.match(ctxRequest{ctx}, rec.Client) {
 			continue
 		}
 		rnd := decisionRand(p.cfg.Seed, op, rec.Attempt, r.salt)

@@ -77,11 +77,26 @@ func clientHash(client string, clients []profile.Client) string {
 	return journal.HashKey(client)
 }
 
-func (m *matcher) match(ctx *fasthttp.RequestCtx, clientHash string) bool {
-	if m.method != nil && !bytes.Equal(m.method, ctx.Method()) {
+// request is what a matcher reads of a request: fasthttp's (ctxRequest) or the fast
+// path's own parse of it (plainRequest).
+type request interface {
+	Method() []byte
+	Path() []byte
+	Peek(name string) []byte // the first value of header name (any case), nil if absent
+}
+
+// ctxRequest is a fasthttp request as a matcher's request.
+type ctxRequest struct{ ctx *fasthttp.RequestCtx }
+
+func (r ctxRequest) Method() []byte          { return r.ctx.Method() }
+func (r ctxRequest) Path() []byte            { return r.ctx.Path() }
+func (r ctxRequest) Peek(name string) []byte { return r.ctx.Request.Header.Peek(name) }
+
+func (m *matcher) match(req request, clientHash string) bool {
+	if m.method != nil && !bytes.Equal(m.method, req.Method()) {
 		return false
 	}
-	p := b2s(ctx.Path())
+	p := b2s(req.Path())
 	if m.glob != "" {
 		if ok, _ := path.Match(m.glob, p); !ok {
 			return false
@@ -91,7 +106,7 @@ func (m *matcher) match(ctx *fasthttp.RequestCtx, clientHash string) bool {
 	}
 	for i := range m.headers {
 		h := &m.headers[i]
-		v := ctx.Request.Header.Peek(h.name)
+		v := req.Peek(h.name)
 		if v == nil || (h.value != nil && !bytes.Equal(v, h.value)) {
 			return false
 		}
