@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -351,6 +352,8 @@ type fconn struct {
 	req     []byte // the request as sent upstream, kept to resend once on a stale connection
 	strs    []byte // the record's strings
 	retried bool
+	rs      plainResponse // the upstream answer's head, once rsOK
+	rsOK    bool
 	hashB   [16]byte
 	opBuf   []byte
 }
@@ -536,16 +539,15 @@ func (c *fconn) startRequest() bool {
 	r = append(r, "\r\nHost: "...)
 	r = append(r, p.targetHost...)
 	r = append(r, "\r\n"...)
-	hs := in[rq.lineEnd+2 : end+2]
-	for len(hs) > 0 {
-		i := bytes.Index(hs, crlf)
-		line := hs[:i+2]
-		hs = hs[i+2:]
-		if hasFold(line, "host:") || hasFold(line, "connection:") {
-			continue
+	// The header lines but Host and Connection, in at most three copies.
+	from := rq.lineEnd + 2
+	for _, skip := range sortedSkips(rq.hostLine, rq.connLine) {
+		if skip[0] >= 0 {
+			r = append(r, in[from:skip[0]]...)
+			from = skip[1]
 		}
-		r = append(r, line...)
 	}
+	r = append(r, in[from:end+2]...)
 	r = append(r, "\r\n"...)
 	r = append(r, body...)
 	c.req = r
@@ -553,6 +555,14 @@ func (c *fconn) startRequest() bool {
 	c.busy = true
 	c.send()
 	return true
+}
+
+// sortedSkips returns two line ranges in the order they lie in.
+func sortedSkips(a, b [2]int) [2][2]int {
+	if b[0] >= 0 && (a[0] < 0 || b[0] < a[0]) {
+		return [2][2]int{b, a}
+	}
+	return [2][2]int{a, b}
 }
 
 var (
@@ -592,7 +602,7 @@ func (c *fconn) send() {
 		c.reused = true
 	}
 	c.uout = append(c.uout[:0], c.req...)
-	c.uin = c.uin[:0]
+	c.uin, c.rsOK = c.uin[:0], false
 	if c.connected {
 		c.flushUpstream()
 	}
@@ -695,59 +705,110 @@ func (c *fconn) readUpstream() {
 	}
 }
 
-// plainResponse is what the proxy needs of an upstream answer's head.
+// plainResponse is what the proxy needs of an upstream answer's head, read in one pass.
 type plainResponse struct {
 	status        int
+	lineEnd       int // index of the status line's \r\n
 	headEnd       int // index of the blank line's \r\n\r\n
 	contentLength int // -1: none
 	chunked       bool
-	close         bool
+	close         bool // the upstream closes the connection after this answer
+	http11        bool
+	hop           bool // a header the proxy does not forward is there (Connection, Keep-Alive, ...)
+	hasDate       bool
+	retryAfter    []byte // first values; nil when absent
+	executed      []byte
+	replayed      []byte
 }
 
-func (rs *plainResponse) parse(b []byte) bool {
+// parse reads the head of b; it returns false when the head is not whole or not valid
+// (bad is then set when it is whole).
+func (rs *plainResponse) parse(b []byte) (ok, bad bool) {
 	end := bytes.Index(b, crlf2)
-	if end < 0 || len(b) < 12 || !bytes.HasPrefix(b, []byte("HTTP/1.")) || b[8] != ' ' {
-		return false
+	if end < 0 {
+		return false, false
 	}
-	st, err := strconv.Atoi(string(b[9:12]))
-	if err != nil {
-		return false
+	if len(b) < 12 || !bytes.HasPrefix(b, []byte("HTTP/1.")) || b[8] != ' ' ||
+		b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9' {
+		return false, true
 	}
-	*rs = plainResponse{status: st, headEnd: end, contentLength: -1, close: b[7] == '0'}
-	hs := b[bytes.Index(b, crlf)+2 : end+2]
+	*rs = plainResponse{status: int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0'), headEnd: end,
+		contentLength: -1, close: b[7] == '0', http11: b[7] == '1'}
+	rs.lineEnd = bytes.IndexByte(b, '\n') - 1
+	hs := b[rs.lineEnd+2 : end+2]
 	for len(hs) > 0 {
-		i := bytes.Index(hs, crlf)
-		line := hs[:i]
-		hs = hs[i+2:]
-		switch {
-		case hasFold(line, "content-length:"):
-			v := bytes.TrimSpace(line[len("content-length:"):])
-			n, err := strconv.Atoi(string(v))
-			if err != nil || n < 0 {
-				return false
+		j := bytes.IndexByte(hs, '\n')
+		if j < 1 || hs[j-1] != '\r' {
+			return false, true
+		}
+		ln := hs[:j-1]
+		hs = hs[j+1:]
+		colon := bytes.IndexByte(ln, ':')
+		if colon <= 0 {
+			return false, true
+		}
+		name := ln[:colon]
+		v := bytes.TrimSpace(ln[colon+1:])
+		if v == nil {
+			v = []byte{}
+		}
+		switch len(name) {
+		case 4:
+			rs.hasDate = rs.hasDate || eqFold(name, "date")
+		case 10:
+			if eqFold(name, "connection") {
+				rs.hop = true
+				for _, t := range bytes.Split(v, []byte(",")) {
+					if eqFold(bytes.TrimSpace(t), "close") {
+						rs.close = true
+					}
+				}
+			} else if eqFold(name, "keep-alive") {
+				rs.hop = true
 			}
-			rs.contentLength = n
-		case hasFold(line, "transfer-encoding:"):
-			rs.chunked = bytes.EqualFold(bytes.TrimSpace(line[len("transfer-encoding:"):]), []byte("chunked"))
-			if !rs.chunked {
-				return false
+		case 11:
+			if rs.retryAfter == nil && eqFold(name, "retry-after") {
+				rs.retryAfter = v
 			}
-		case hasFold(line, "connection:"):
-			v := bytes.TrimSpace(line[len("connection:"):])
-			if bytes.EqualFold(v, []byte("close")) {
-				rs.close = true
+		case 14:
+			if eqFold(name, "content-length") {
+				n, err := strconv.Atoi(string(v))
+				if err != nil || n < 0 || (rs.contentLength >= 0 && n != rs.contentLength) {
+					return false, true
+				}
+				rs.contentLength = n
+			}
+		case 17:
+			if eqFold(name, "transfer-encoding") {
+				if !eqFold(v, "chunked") {
+					return false, true
+				}
+				rs.chunked = true
+			}
+		case 19:
+			switch {
+			case rs.executed == nil && eqFold(name, "x-retrylab-executed"):
+				rs.executed = v
+			case rs.replayed == nil && eqFold(name, "idempotent-replayed"):
+				rs.replayed = v
 			}
 		}
+		if !rs.hop && isHopHeader(name) {
+			rs.hop = true
+		}
 	}
-	return true
+	return true, false
 }
 
-// responseSize returns the length of the whole answer in c.uin once it is there.
+// responseSize parses the answer in c.uin (into c.rs) and returns its whole length once
+// it is all there.
 func (c *fconn) responseSize() (int, bool) {
-	var rs plainResponse
+	rs := &c.rs
 	for {
-		if !rs.parse(c.uin) {
-			if bytes.Index(c.uin, crlf2) >= 0 {
+		ok, bad := rs.parse(c.uin)
+		c.rsOK = ok
+		if !ok {
+			if bad {
 				c.upstreamFailed(errors.New("cannot parse the response"))
 			}
 			return 0, false
@@ -775,8 +836,8 @@ func (c *fconn) responseSize() (int, bool) {
 // closeDelimited reports whether the answer in c.uin has a head and a body that ends
 // where the connection does.
 func (c *fconn) closeDelimited() bool {
-	var rs plainResponse
-	return rs.parse(c.uin) && !rs.chunked && rs.contentLength < 0 && !c.head && rs.status != 204 && rs.status != 304
+	rs := &c.rs
+	return c.rsOK && !rs.chunked && rs.contentLength < 0 && !c.head && rs.status != 204 && rs.status != 304
 }
 
 // chunkedEnd returns the length of a whole chunked body at the start of b.
@@ -816,54 +877,38 @@ func chunkedEnd(b []byte) (int, bool) {
 	}
 }
 
-// answer sends the upstream's answer (the first size bytes of c.uin) to the client and
-// journals the attempt. eof: the answer was delimited by the upstream closing.
+// answer sends the upstream's answer (the first size bytes of c.uin, parsed in c.rs) to
+// the client and journals the attempt. eof: the answer was delimited by the upstream
+// closing.
 func (c *fconn) answer(size int, eof bool) {
 	p := c.l.fp.p
-	var rs plainResponse
-	rs.parse(c.uin)
+	rs := &c.rs
 	now := time.Now()
 	p.met.upstream.Observe(now.Sub(c.start).Seconds())
 	rec := &c.rec
 	rec.Status, rec.UpstreamStatus = rs.status, rs.status
 
 	out := c.out[:0]
-	out = append(out, "HTTP/1.1"...)
-	line := c.uin[:bytes.Index(c.uin, crlf)]
-	out = append(out, line[8:]...)
-	out = append(out, "\r\n"...)
-	hs := c.uin[len(line)+2 : rs.headEnd+2]
-	hop := hopTokens(hs)
-	var retryAfter, executed, replayed []byte
-	hasDate := false
-	for len(hs) > 0 {
-		i := bytes.Index(hs, crlf)
-		ln := hs[:i+2]
-		hs = hs[i+2:]
-		colon := bytes.IndexByte(ln, ':')
-		if colon <= 0 {
-			continue
-		}
-		name := ln[:colon]
-		if isHopHeader(name) || hop.has(name) || (eof && bytes.EqualFold(name, []byte("Content-Length"))) {
-			continue
-		}
-		v := bytes.TrimSpace(ln[colon+1 : len(ln)-2])
-		switch {
-		case bytes.EqualFold(name, []byte(hdrRetryAfter)):
-			if retryAfter == nil {
-				retryAfter = v
+	if rs.http11 && !rs.hop && !eof {
+		// The usual case: the head goes as it came, with what the proxy adds.
+		out = append(out, c.uin[:rs.headEnd+2]...)
+	} else {
+		out = append(out, "HTTP/1.1"...)
+		out = append(out, c.uin[8:rs.lineEnd+2]...)
+		hs := c.uin[rs.lineEnd+2 : rs.headEnd+2]
+		hop := hopTokens(hs)
+		for len(hs) > 0 {
+			j := bytes.IndexByte(hs, '\n')
+			ln := hs[:j+1]
+			hs = hs[j+1:]
+			name := ln[:bytes.IndexByte(ln, ':')]
+			if isHopHeader(name) || hop.has(name) || (eof && eqFold(name, "content-length")) {
+				continue
 			}
-		case bytes.EqualFold(name, []byte(hdrExecuted)):
-			executed = v
-		case bytes.EqualFold(name, []byte(hdrReplayed)):
-			replayed = v
-		case bytes.EqualFold(name, []byte("Date")):
-			hasDate = true
+			out = append(out, ln...)
 		}
-		out = append(out, ln...)
 	}
-	if !hasDate {
+	if !rs.hasDate {
 		out = append(out, "Date: "...)
 		out = now.UTC().AppendFormat(out, httpDate)
 		out = append(out, "\r\n"...)
@@ -882,10 +927,10 @@ func (c *fconn) answer(size int, eof bool) {
 	out = append(out, body...)
 	c.out = out
 
-	rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(retryAfter, now)
-	rec.Replayed = bytes.Equal(replayed, strTrue)
-	if executed != nil {
-		rec.Executed = bytes.Equal(executed, strTrue)
+	rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(rs.retryAfter, now)
+	rec.Replayed = bytes.Equal(rs.replayed, strTrue)
+	if rs.executed != nil {
+		rec.Executed = bytes.Equal(rs.executed, strTrue)
 	} else {
 		m := rec.Method
 		rec.Executed = !rec.Replayed && rs.status >= 200 && rs.status < 300 && m != "GET" && m != "HEAD"
@@ -896,6 +941,7 @@ func (c *fconn) answer(size int, eof bool) {
 	} else {
 		c.uin = c.uin[:copy(c.uin, c.uin[size:])]
 	}
+	c.rsOK = false
 	c.complete()
 }
 
@@ -1057,6 +1103,8 @@ func (c *fconn) handoff() {
 // plainRequest is what the fast path needs of a request's head.
 type plainRequest struct {
 	headers       []byte // the header lines, each with its \r\n
+	hostLine      [2]int // where the Host line lies in the head ([start, end), -1: none)
+	connLine      [2]int // where the Connection line lies
 	lineEnd       int    // index of the request line's \r\n
 	method, path  []byte
 	apiKey        []byte
@@ -1119,10 +1167,16 @@ func (rq *plainRequest) parse(b []byte, p *Proxy) bool {
 	var auth, xkey []byte
 	hs := b[i+2:]
 	rq.headers = hs
+	rq.hostLine, rq.connLine = [2]int{-1, -1}, [2]int{-1, -1}
+	off := i + 2 // offset of hs in b
 	for len(hs) > 0 {
-		j := bytes.Index(hs, crlf)
-		ln := hs[:j]
-		hs = hs[j+2:]
+		j := bytes.IndexByte(hs, '\n')
+		if j < 1 || hs[j-1] != '\r' {
+			return false
+		}
+		ln := hs[:j-1]
+		lineAt := off
+		hs, off = hs[j+1:], off+j+1
 		colon := bytes.IndexByte(ln, ':')
 		if colon <= 0 {
 			return false
@@ -1133,22 +1187,37 @@ func (rq *plainRequest) parse(b []byte, p *Proxy) bool {
 				return false
 			}
 		}
-		v := bytes.Trim(ln[colon+1:], " \t")
+		v := ln[colon+1:]
+		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+			v = v[1:]
+		}
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+			v = v[:len(v)-1]
+		}
 		for _, ch := range v {
 			if ch < ' ' && ch != '\t' || ch == 0x7f {
 				return false
 			}
 		}
 		switch len(name) {
+		case 2, 7, 16, 17, 18, 19: // Te, Trailer/Upgrade, Proxy-Connection, Transfer-Encoding, ...
+			if isHopHeader(name) || eqFold(name, "transfer-encoding") {
+				return false
+			}
 		case 4:
-			if bytes.EqualFold(name, []byte("Host")) {
+			if eqFold(name, "host") {
 				if haveHost {
 					return false
 				}
 				host, haveHost = v, true
+				rq.hostLine = [2]int{lineAt, off}
+			}
+		case 6:
+			if eqFold(name, "expect") {
+				return false
 			}
 		case 14:
-			if bytes.EqualFold(name, []byte("Content-Length")) {
+			if eqFold(name, "content-length") {
 				if haveLen || len(v) == 0 || len(v) > 9 {
 					return false
 				}
@@ -1162,33 +1231,36 @@ func (rq *plainRequest) parse(b []byte, p *Proxy) bool {
 				rq.contentLength, haveLen = n, true
 			}
 		case 10:
-			if bytes.EqualFold(name, []byte("Connection")) {
+			switch {
+			case eqFold(name, "connection"):
+				if rq.connLine[0] >= 0 {
+					return false
+				}
 				switch {
-				case bytes.EqualFold(v, []byte("close")):
+				case eqFold(v, "close"):
 					rq.close = true
-				case bytes.EqualFold(v, []byte("keep-alive")):
+				case eqFold(v, "keep-alive"):
 				default:
 					return false
 				}
+				rq.connLine = [2]int{lineAt, off}
+			case eqFold(name, "keep-alive"):
+				return false
 			}
 		case 13:
-			if bytes.EqualFold(name, []byte(hdrAuthorization)) && auth == nil {
+			if auth == nil && eqFold(name, "authorization") {
 				auth = v
 			}
 		case 9:
-			if bytes.EqualFold(name, []byte(hdrAPIKey)) && xkey == nil {
+			if xkey == nil && eqFold(name, "x-api-key") {
 				xkey = v
 			}
 		case 15:
-			if bytes.EqualFold(name, []byte(hdrIdemKey)) && rq.idemKey == nil {
+			if rq.idemKey == nil && eqFold(name, "idempotency-key") {
 				rq.idemKey = v
 			}
 		}
-		if isHopHeader(name) && !bytes.EqualFold(name, []byte("Connection")) ||
-			bytes.EqualFold(name, []byte("Transfer-Encoding")) || bytes.EqualFold(name, []byte("Expect")) {
-			return false
-		}
-		if rq.op == nil && bytes.EqualFold(name, []byte(p.opHeader)) {
+		if rq.op == nil && len(name) == len(p.opHeader) && bytes.EqualFold(name, []byte(p.opHeader)) {
 			rq.op = v
 		}
 	}
@@ -1239,6 +1311,20 @@ var tokenChar = func() (t [256]bool) {
 	return t
 }()
 
+// eqFold reports whether b equals lower (lower-case letters, digits and '-') ignoring the
+// case of b's letters.
+func eqFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // hasFold reports whether line starts with prefix (lower case), ignoring case.
 func hasFold(line []byte, prefix string) bool {
 	return len(line) >= len(prefix) && bytes.EqualFold(line[:len(prefix)], []byte(prefix))
@@ -1246,13 +1332,22 @@ func hasFold(line []byte, prefix string) bool {
 
 // isHopHeader reports whether name is a hop-by-hop header the proxy never forwards.
 func isHopHeader(name []byte) bool {
-	for _, h := range hopHeaders {
-		if len(h) == len(name) && bytes.EqualFold(name, []byte(h)) {
+	for _, h := range hopLower {
+		if eqFold(name, h) {
 			return true
 		}
 	}
 	return false
 }
+
+// hopLower is hopHeaders in lower case.
+var hopLower = func() []string {
+	out := make([]string, len(hopHeaders))
+	for i, h := range hopHeaders {
+		out[i] = strings.ToLower(h)
+	}
+	return out
+}()
 
 // hopList is the header names a Connection header lists (RFC 9110 §7.6.1).
 type hopList [][]byte
@@ -1260,9 +1355,9 @@ type hopList [][]byte
 func hopTokens(hs []byte) hopList {
 	var out hopList
 	for len(hs) > 0 {
-		i := bytes.Index(hs, crlf)
-		ln := hs[:i]
-		hs = hs[i+2:]
+		i := bytes.IndexByte(hs, '\n')
+		ln := hs[:i-1]
+		hs = hs[i+1:]
 		if !hasFold(ln, "connection:") {
 			continue
 		}
