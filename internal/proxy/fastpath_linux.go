@@ -1012,8 +1012,21 @@ func (c *fconn) journal(now time.Time) {
 func (c *fconn) complete() {
 	c.busy = false
 	c.last = c.l.now
+	// A large request or answer does not keep its buffers on an idle connection.
+	if cap(c.req) > maxKeptBuffer {
+		c.req = nil
+	}
+	if cap(c.uin) > maxKeptBuffer && len(c.uin) == 0 {
+		c.uin = nil
+	}
 	c.flushClient()
+	if cap(c.out) > maxKeptBuffer && len(c.out) == 0 {
+		c.out = nil
+	}
 }
+
+// maxKeptBuffer is the largest buffer a connection keeps between requests.
+const maxKeptBuffer = 256 << 10
 
 func (c *fconn) flushClient() {
 	if c.cfd < 0 {

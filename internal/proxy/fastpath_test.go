@@ -4,14 +4,18 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/retrylab/retrylab/internal/journal"
 	"github.com/retrylab/retrylab/internal/profile"
@@ -387,4 +391,97 @@ func fastConns(p *Proxy) int {
 		n += int(l.open.Load())
 	}
 	return n
+}
+
+// TestFastPathShutdownLosesNoRecord: requests the upstream is still working on when
+// Shutdown begins are answered and journaled before it returns.
+func TestFastPathShutdownLosesNoRecord(t *testing.T) {
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "done")
+	})
+	h := newHarness(t, nil, slow)
+	const n = 20
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for i := range n {
+		wg.Go(func() {
+			resp, _, err := h.do(req{path: fmt.Sprintf("/%d", i)})
+			if err == nil {
+				statuses <- resp.StatusCode
+			}
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.hits.count() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	recs := h.records() // Shutdown while all n are at the upstream
+	wg.Wait()
+	close(statuses)
+	if len(recs) != n {
+		t.Fatalf("%d records after shutdown, want %d", len(recs), n)
+	}
+	got := 0
+	for s := range statuses {
+		got++
+		if s != 200 {
+			t.Errorf("client got %d", s)
+		}
+	}
+	if got != n {
+		t.Errorf("%d clients got an answer, want %d", got, n)
+	}
+}
+
+// FuzzPlainRequest: whatever the bytes, the fast path's parser does not panic, and a head
+// it calls plain is one fasthttp reads the same way: method, path, Host, Content-Length and
+// the headers the journal and the matchers read.
+func FuzzPlainRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+		"POST /v1/calls?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nContent-Length: 2\r\nAuthorization: Bearer k\r\nIdempotency-Key: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]:80\r\nX-Api-Key:  k \r\nConnection: close\r\nX-Retrylab-Op: o\r\n\r\n",
+		"GET /a/../b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+		"GET http://evil/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n folded\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	p, err := New(Config{Target: "http://127.0.0.1:9"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end := bytes.Index(b, crlf2)
+		if end < 0 {
+			return
+		}
+		head := b[:end+4]
+		var rq plainRequest
+		if !rq.parse(head[:end+2], p) {
+			return
+		}
+		var fh fasthttp.RequestHeader
+		if err := fh.Read(bufio.NewReader(bytes.NewReader(head))); err != nil {
+			t.Fatalf("plain to the fast path, refused by fasthttp (%v):\n%q", err, head)
+		}
+		if string(fh.Method()) != string(rq.method) || string(fh.Host()) != string(rq.Peek("Host")) ||
+			fh.ContentLength() != rq.contentLength && !(rq.contentLength == 0 && fh.ContentLength() <= 0) {
+			t.Fatalf("read differently: method %q/%q host %q/%q length %d/%d\n%q", fh.Method(), rq.method,
+				fh.Host(), rq.Peek("Host"), fh.ContentLength(), rq.contentLength, head)
+		}
+		var uri fasthttp.URI
+		uri.DisablePathNormalizing = false
+		uri.SetPathBytes(rq.path)
+		if string(uri.Path()) != string(rq.path) {
+			t.Fatalf("path %q would be journaled by fasthttp as %q", rq.path, uri.Path())
+		}
+		for _, name := range []string{"Authorization", "X-Api-Key", "Idempotency-Key", "X-Retrylab-Op"} {
+			if got, want := rq.Peek(name), fh.Peek(name); string(got) != string(want) || (got == nil) != (want == nil) {
+				t.Fatalf("%s: %q, fasthttp %q\n%q", name, got, want, head)
+			}
+		}
+	})
 }
