@@ -55,6 +55,7 @@ type fastPath struct {
 	loops    []*evloop
 	wg       sync.WaitGroup
 	stop     atomic.Bool
+	maxAhead int // most bytes a client may have sent beyond the request being answered
 }
 
 // serveFast serves ln on event loops when it can (a TCP listener on Linux); handed-off
@@ -76,7 +77,8 @@ func (p *Proxy) serveFast(ln net.Listener) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	fp := &fastPath{p: p, lnFile: f, lfd: int(f.Fd()), hl: newHandoffListener(ln.Addr())}
+	fp := &fastPath{p: p, lnFile: f, lfd: int(f.Fd()), hl: newHandoffListener(ln.Addr()),
+		maxAhead: p.srv.ReadBufferSize + p.srv.MaxRequestBodySize}
 	if ip4 := upAddr.IP.To4(); ip4 != nil {
 		sa := &syscall.SockaddrInet4{Port: upAddr.Port}
 		copy(sa.Addr[:], ip4)
@@ -323,6 +325,8 @@ func (l *evloop) sweep() {
 			c.upstreamFailed(errors.New("timeout"))
 		case !c.busy && len(c.out) == 0 && l.now.Sub(c.last) >= fastIdleTimeout:
 			c.close()
+		case !c.busy && len(c.in) > 0 && l.now.Sub(c.reqStart) >= fastIdleTimeout:
+			c.close() // a request that never completes, however slowly it trickles in
 		}
 	}
 }
@@ -337,12 +341,14 @@ type fconn struct {
 	uout      []byte // bytes for the upstream not yet written
 	outArmed  bool   // EPOLLOUT is armed on cfd
 	uoutArmed bool
-	connected bool // ufd's connect completed
-	reused    bool // the request went out on an upstream connection used before
-	busy      bool // a request is at the upstream
-	closing   bool // close once the answer in flight is written (Connection: close, shutdown)
-	gone      bool // the client closed its side
-	unwatched bool // cfd is not in the epoll set (gone, nothing to write)
+	connected bool      // ufd's connect completed
+	reused    bool      // the request went out on an upstream connection used before
+	busy      bool      // a request is at the upstream
+	closing   bool      // close once the answer in flight is written (Connection: close, shutdown)
+	gone      bool      // the client closed its side
+	paused    bool      // cfd is not read: the client is too far ahead of its answers
+	reqStart  time.Time // when the first byte of the request in c.in arrived
+	unwatched bool      // cfd is not in the epoll set (gone, nothing to write)
 	last      time.Time
 
 	// The request in flight.
@@ -433,10 +439,18 @@ func (c *fconn) readClient() {
 		c.setClientEvents(c.outArmed)
 		return
 	}
+	if len(c.in) == 0 {
+		c.reqStart = l.now
+	}
 	c.in = append(c.in, l.rbuf[:n]...)
 	c.last = l.now
 	if !c.busy {
 		c.next()
+	}
+	// A client that sends far ahead of the answers is not read until it catches up.
+	if len(c.in) > c.l.fp.maxAhead && !c.paused && c.cfd >= 0 {
+		c.paused = true
+		c.setClientEvents(c.outArmed)
 	}
 }
 
@@ -480,7 +494,7 @@ func (c *fconn) startRequest() bool {
 		return false
 	}
 	body := in[end+4 : total]
-	now := c.l.now
+	now := p.now() // Config.Now, as the fasthttp path
 	c.start = now
 	c.head = rq.head
 	c.retried = false
@@ -883,7 +897,7 @@ func chunkedEnd(b []byte) (int, bool) {
 func (c *fconn) answer(size int, eof bool) {
 	p := c.l.fp.p
 	rs := &c.rs
-	now := time.Now()
+	now := p.now()
 	p.met.upstream.Observe(now.Sub(c.start).Seconds())
 	rec := &c.rec
 	rec.Status, rec.UpstreamStatus = rs.status, rs.status
@@ -959,7 +973,7 @@ func (c *fconn) upstreamFailed(err error) {
 		return
 	}
 	p := c.l.fp.p
-	now := time.Now()
+	now := p.now()
 	p.met.upstream.Observe(now.Sub(c.start).Seconds())
 	rec := &c.rec
 	rec.Err = "upstream: " + err.Error()
@@ -1023,6 +1037,10 @@ func (c *fconn) complete() {
 	if cap(c.out) > maxKeptBuffer && len(c.out) == 0 {
 		c.out = nil
 	}
+	if c.paused && c.cfd >= 0 && len(c.in) <= c.l.fp.maxAhead {
+		c.paused = false
+		c.setClientEvents(c.outArmed)
+	}
 }
 
 // maxKeptBuffer is the largest buffer a connection keeps between requests.
@@ -1068,7 +1086,7 @@ func (c *fconn) flushClient() {
 func (c *fconn) setClientEvents(out bool) {
 	c.outArmed = out
 	var ev uint32
-	if !c.gone {
+	if !c.gone && !c.paused {
 		ev = syscall.EPOLLIN | syscall.EPOLLRDHUP
 	}
 	if out {

@@ -485,3 +485,25 @@ func FuzzPlainRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathClientFarAhead: a client that pipelines far more than one request ahead of
+// its answers is read in step with them, and every request is answered in order.
+func TestFastPathClientFarAhead(t *testing.T) {
+	prof := &profile.Profile{Proxy: profile.Proxy{MaxHeaderBytes: 1024, MaxBodyBytes: 1024}}
+	h := newHarness(t, prof, fastUpstream)
+	rc := dialRaw(t, h.addr)
+	const n = 300
+	var all strings.Builder
+	for i := range n {
+		all.WriteString(get(fmt.Sprintf("/r%d", i), ""))
+	}
+	go io.WriteString(rc.c, all.String()) // ~20 KB, far beyond the 2 KB a client may be ahead
+	for i := range n {
+		if _, body := rc.read("GET"); body != fmt.Sprintf("GET /r%d 0 bytes", i) {
+			t.Fatalf("answer %d: %q", i, body)
+		}
+	}
+	if recs := h.records(); len(recs) != n {
+		t.Errorf("%d records, want %d", len(recs), n)
+	}
+}
