@@ -36,6 +36,15 @@ type Host interface {
 	Now() time.Time
 }
 
+// ConnServer is implemented by a Host that can go on serving requests on a client
+// connection after a fault has written a complete response on it itself (slow_body). Faults
+// close the connection when the Host lacks it.
+type ConnServer interface {
+	// ServeConn takes over c, a connection hijacked after a complete response (see
+	// fasthttp.RequestCtx.Hijack), serves the requests that follow on it and closes it.
+	ServeConn(c net.Conn)
+}
+
 // Exchange is one request a fault acts on, and what the fault did with it.
 type Exchange struct {
 	Ctx  *fasthttp.RequestCtx
@@ -126,15 +135,31 @@ func New(spec profile.Fault) (Fault, error) {
 // with reset it sets SO_LINGER 0 first, so the close sends a TCP RST.
 func closeConn(ctx *fasthttp.RequestCtx, reset bool) {
 	if reset {
-		if tc, ok := ctx.Conn().(interface{ SetLinger(int) error }); ok {
+		if tc, ok := BaseConn(ctx.Conn()).(interface{ SetLinger(int) error }); ok {
 			_ = tc.SetLinger(0)
 		}
 	}
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(noopHijack)
+	ctx.Hijack(closeHijacked)
 }
 
-func noopHijack(net.Conn) {}
+// closeHijacked closes a hijacked connection. On a server with KeepHijackedConns off
+// fasthttp closes it anyway (and Close of the connection it hands over does nothing); the
+// proxy's server keeps hijacked connections, so that slow_body can hand them back, and
+// this is the close.
+func closeHijacked(c net.Conn) { _ = c.Close() }
+
+// BaseConn returns the connection under the wrappers that expose it with UnsafeConn
+// (fasthttp's hijacked connections): the one to set socket options on.
+func BaseConn(c net.Conn) net.Conn {
+	for {
+		u, ok := c.(interface{ UnsafeConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.UnsafeConn()
+	}
+}
 
 // writeRaw writes b to the client connection outside fasthttp's response writer. Only
 // faults that then close the connection use it.
@@ -144,10 +169,14 @@ func writeRaw(ctx *fasthttp.RequestCtx, b []byte) error {
 }
 
 // upstreamHeader returns the upstream response's header block, with an exact
-// Content-Length for the buffered body and Connection: close.
-func upstreamHeader(resp *fasthttp.Response) []byte {
+// Content-Length for the buffered body, and Connection: close unless keepAlive.
+func upstreamHeader(resp *fasthttp.Response, keepAlive bool) []byte {
 	resp.Header.SetContentLength(len(resp.Body()))
-	resp.Header.SetConnectionClose()
+	if keepAlive {
+		resp.Header.ResetConnectionClose()
+	} else {
+		resp.Header.SetConnectionClose()
+	}
 	return resp.Header.Header()
 }
 

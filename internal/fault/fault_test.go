@@ -503,3 +503,69 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// connHost is a testHost that takes connections back (ConnServer).
+type connHost struct {
+	*testHost
+	served chan net.Conn
+}
+
+func (h *connHost) ServeConn(c net.Conn) {
+	h.served <- c
+	_ = c.Close()
+}
+
+func TestSlowBodyHandsBackKeepAliveConnections(t *testing.T) {
+	spec := profile.Fault{Action: "slow_body", Bytes: 8, Interval: profile.Duration(time.Millisecond)}
+	keepAliveReq := "GET /v1/calls/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	tests := []struct {
+		name      string
+		host      Host
+		req       string
+		handsBack bool
+	}{
+		{"keep-alive request, host takes connections back", &connHost{testHost: &testHost{}, served: make(chan net.Conn, 1)}, keepAliveReq, true},
+		{"Connection: close", &connHost{testHost: &testHost{}, served: make(chan net.Conn, 1)},
+			"GET /v1/calls/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", false},
+		{"HTTP/1.0", &connHost{testHost: &testHost{}, served: make(chan net.Conn, 1)},
+			"GET /v1/calls/1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n", false},
+		{"host without ConnServer", &testHost{}, keepAliveReq, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, seen := serveFaultHost(t, mustNew(t, spec), tt.host, 0)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(c, tt.req); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(c) // the server closes after the response either way
+			resp, body, err := parse(t, data)
+			if err != nil || string(body) != upstreamBody {
+				t.Fatalf("data %q err %v", data, err)
+			}
+			if resp.Close == tt.handsBack {
+				t.Errorf("Connection: close %v, want %v", resp.Close, !tt.handsBack)
+			}
+			if x := <-seen; x.NoResponse || x.Err != "" {
+				t.Errorf("exchange %+v", x)
+			}
+			if ch, ok := tt.host.(*connHost); ok {
+				select {
+				case <-ch.served:
+					if !tt.handsBack {
+						t.Error("connection handed back")
+					}
+				default:
+					if tt.handsBack {
+						t.Error("connection not handed back")
+					}
+				}
+			}
+		})
+	}
+}

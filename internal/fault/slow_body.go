@@ -18,8 +18,12 @@ const (
 )
 
 // SlowBody forwards the request, sends the target's status line and headers at once, then
-// dribbles the body `bytes` per chunk (default 16) every `interval` (default 100ms), and
-// closes the connection after the last byte (the response says Connection: close).
+// dribbles the body `bytes` per chunk (default 16) every `interval` (default 100ms). A body
+// sent whole leaves the connection to the client as any answer would: kept alive for the
+// next request when the request allowed it (HTTP/1.1 without Connection: close) and the
+// Host can take the connection back (ConnServer), else closed after the last byte (the
+// response then says Connection: close). A body cut short (shutdown, client gone) ends the
+// connection: the client has the Content-Length to tell.
 type SlowBody struct {
 	n        int
 	interval time.Duration
@@ -41,6 +45,9 @@ func newSlowBody(spec profile.Fault) (Fault, error) {
 
 // Apply forwards and dribbles the answer.
 func (s *SlowBody) Apply(x *Exchange) {
+	// Read before Forward, which drops the request's Connection header.
+	cs, _ := x.Host.(ConnServer)
+	keepAlive := cs != nil && x.Ctx.Request.Header.IsHTTP11() && !x.Ctx.Request.Header.ConnectionClose()
 	if err := x.Host.Forward(x); err != nil {
 		writeError(x, fasthttp.StatusBadGateway, 0, "", BodySeed000, "bad_gateway", "Upstream unreachable")
 		return
@@ -48,7 +55,7 @@ func (s *SlowBody) Apply(x *Exchange) {
 	resp := &x.Ctx.Response
 	body := resp.Body()
 	x.Status = resp.StatusCode()
-	err := writeRaw(x.Ctx, upstreamHeader(resp))
+	err := writeRaw(x.Ctx, upstreamHeader(resp, keepAlive))
 	sent := 0
 	for err == nil && sent < len(body) {
 		if sent > 0 && !x.Host.Wait(s.interval) {
@@ -63,6 +70,11 @@ func (s *SlowBody) Apply(x *Exchange) {
 	if err != nil {
 		x.NoResponse = true
 		x.Err = fmt.Sprintf("slow body after %d of %d bytes: %v", sent, len(body), err)
+	}
+	if keepAlive && !x.NoResponse {
+		x.Ctx.HijackSetNoResponse(true)
+		x.Ctx.Hijack(cs.ServeConn)
+		return
 	}
 	closeConn(x.Ctx, false)
 }

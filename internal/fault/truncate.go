@@ -31,7 +31,7 @@ func (t *Truncate) Apply(x *Exchange) {
 	}
 	resp := &x.Ctx.Response
 	body := resp.Body()
-	head := upstreamHeader(resp)
+	head := upstreamHeader(resp, false)
 	x.NoResponse = true
 	x.Status = resp.StatusCode()
 	var err error

@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/retrylab/retrylab/internal/fault"
 )
 
 // waitConn is a TCP connection tuned for request/response traffic on keep-alive
@@ -131,4 +136,128 @@ func dialWait(addr string, timeout time.Duration) (net.Conn, error) {
 		return nil, err
 	}
 	return newWaitConn(c), nil
+}
+
+// maxPending bounds the bytes serveConn carries over from a hijacked connection's read
+// buffer (pipelined requests); past it the connection is closed.
+const maxPending = 1 << 20
+
+// serveConn serves the requests that follow on a client connection that slow_body hijacked
+// after sending a complete response. Bytes the client has already sent (a pipelined request
+// read ahead into fasthttp's buffer) are carried over; the connection is then served by the
+// server again as one it accepted, without fasthttp's hijack wrapper, so a connection that
+// meets slow_body many times does not grow a chain of wrappers and buffers.
+func (p *Proxy) serveConn(c net.Conn) {
+	pending, err := drainPending(c)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	base := fault.BaseConn(c)
+	if len(pending) > 0 {
+		base = &prefixConn{Conn: base, pre: pending}
+	}
+	if !p.handBack(base) {
+		_ = base.Close()
+		return
+	}
+	defer p.handedOff(base)
+	_ = p.srv.ServeConn(base) // closes base
+}
+
+// drainPending returns what c has already received and buffered but not delivered, without
+// waiting for more: it reads with a deadline in the past, which fails at once when nothing
+// is buffered (Go's poller checks the deadline before reading the socket).
+func drainPending(c net.Conn) ([]byte, error) {
+	if err := c.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		return nil, err
+	}
+	var pending []byte
+	var buf [4096]byte
+	for {
+		n, err := c.Read(buf[:])
+		pending = append(pending, buf[:n]...)
+		if len(pending) > maxPending {
+			return nil, errors.New("too much pipelined data")
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	return pending, nil
+}
+
+// prefixConn is a connection whose first reads return pre.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+// Read implements net.Conn.
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// UnsafeConn returns the connection under c (see fault.BaseConn).
+func (c *prefixConn) UnsafeConn() net.Conn { return c.Conn }
+
+// handBack registers a connection serveConn gives back to the server; false when the proxy
+// is shutting down (the connection is then closed: its last response was complete).
+func (p *Proxy) handBack(c net.Conn) bool {
+	p.handedMu.Lock()
+	defer p.handedMu.Unlock()
+	select {
+	case <-p.closing:
+		return false
+	default:
+	}
+	if p.handedDone {
+		return false
+	}
+	if p.handed == nil {
+		p.handed = map[net.Conn]struct{}{}
+	}
+	p.handed[c] = struct{}{}
+	p.handedWG.Add(1)
+	return true
+}
+
+func (p *Proxy) handedOff(c net.Conn) {
+	p.handedMu.Lock()
+	delete(p.handed, c)
+	p.handedMu.Unlock()
+	p.handedWG.Done()
+}
+
+// closeHanded closes the handed-back connections the server's own shutdown did not see (one
+// handed back while it finished) and waits for them to be done, or for ctx to end.
+func (p *Proxy) closeHanded(ctx context.Context) error {
+	p.handedMu.Lock()
+	p.handedDone = true
+	for c := range p.handed {
+		_ = c.Close()
+	}
+	p.handedMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.handedWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

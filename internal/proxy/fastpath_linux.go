@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -321,7 +320,7 @@ func (l *evloop) sweep() {
 			continue
 		}
 		switch {
-		case c.busy && l.now.Sub(c.start) >= fastUpstreamTimeout:
+		case c.busy && l.now.Sub(c.sent) >= fastUpstreamTimeout:
 			c.upstreamFailed(errors.New("timeout"))
 		case !c.busy && len(c.out) == 0 && l.now.Sub(c.last) >= fastIdleTimeout:
 			c.close()
@@ -352,7 +351,8 @@ type fconn struct {
 	last      time.Time
 
 	// The request in flight.
-	start   time.Time
+	start   time.Time // by Config.Now, for the record
+	sent    time.Time // by the wall clock, for the upstream histogram and timeout
 	rec     journal.Record
 	head    bool   // HEAD: the answer has no body
 	req     []byte // the request as sent upstream, kept to resend once on a stale connection
@@ -495,7 +495,7 @@ func (c *fconn) startRequest() bool {
 	}
 	body := in[end+4 : total]
 	now := p.now() // Config.Now, as the fasthttp path
-	c.start = now
+	c.start, c.sent = now, c.l.now
 	c.head = rq.head
 	c.retried = false
 	if rq.close {
@@ -522,7 +522,7 @@ func (c *fconn) startRequest() bool {
 	}
 	rec.Attempt = p.ops.next(op, now)
 	s = append(s, op...)
-	if len(body) > 0 {
+	if len(body) > 0 && p.jw != nil { // the body hash is the journal's alone
 		s = appendHex64(s, fnv64(body))
 		if p.storeBodies {
 			s = append(s, body...)
@@ -539,7 +539,7 @@ func (c *fconn) startRequest() bool {
 	rec.Path = take(len(rq.path))
 	rec.IdemKey = take(len(rq.idemKey))
 	rec.Op = take(len(op))
-	if len(body) > 0 {
+	if len(body) > 0 && p.jw != nil { // the body hash is the journal's alone
 		rec.BodyHash = take(16)
 		if p.storeBodies {
 			rec.Body = take(len(body))
@@ -897,8 +897,8 @@ func chunkedEnd(b []byte) (int, bool) {
 func (c *fconn) answer(size int, eof bool) {
 	p := c.l.fp.p
 	rs := &c.rs
-	now := p.now()
-	p.met.upstream.Observe(now.Sub(c.start).Seconds())
+	wall := time.Now()
+	p.met.upstream.Observe(wall.Sub(c.sent).Seconds())
 	rec := &c.rec
 	rec.Status, rec.UpstreamStatus = rs.status, rs.status
 
@@ -924,7 +924,7 @@ func (c *fconn) answer(size int, eof bool) {
 	}
 	if !rs.hasDate {
 		out = append(out, "Date: "...)
-		out = now.UTC().AppendFormat(out, httpDate)
+		out = wall.UTC().AppendFormat(out, httpDate)
 		out = append(out, "\r\n"...)
 	}
 	body := c.uin[rs.headEnd+4 : size]
@@ -941,15 +941,19 @@ func (c *fconn) answer(size int, eof bool) {
 	out = append(out, body...)
 	c.out = out
 
-	rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(rs.retryAfter, now)
-	rec.Replayed = bytes.Equal(rs.replayed, strTrue)
-	if rs.executed != nil {
-		rec.Executed = bytes.Equal(rs.executed, strTrue)
-	} else {
-		m := rec.Method
-		rec.Executed = !rec.Replayed && rs.status >= 200 && rs.status < 300 && m != "GET" && m != "HEAD"
+	if p.jw != nil { // what only the journal reads
+		now := p.now()
+		rec.DurNs = int64(now.Sub(c.start))
+		rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(rs.retryAfter, now)
+		rec.Replayed = bytes.Equal(rs.replayed, strTrue)
+		if rs.executed != nil {
+			rec.Executed = bytes.Equal(rs.executed, strTrue)
+		} else {
+			m := rec.Method
+			rec.Executed = !rec.Replayed && rs.status >= 200 && rs.status < 300 && m != "GET" && m != "HEAD"
+		}
 	}
-	c.journal(now)
+	c.journal()
 	if eof || rs.close {
 		c.closeUpstream()
 	} else {
@@ -973,16 +977,19 @@ func (c *fconn) upstreamFailed(err error) {
 		return
 	}
 	p := c.l.fp.p
-	now := p.now()
-	p.met.upstream.Observe(now.Sub(c.start).Seconds())
+	wall := time.Now()
+	p.met.upstream.Observe(wall.Sub(c.sent).Seconds())
 	rec := &c.rec
-	rec.Err = "upstream: " + err.Error()
 	rec.Status = 502
+	if p.jw != nil {
+		rec.Err = "upstream: " + err.Error()
+		rec.DurNs = int64(p.now().Sub(c.start))
+	}
 	body := `{"error":{"code":"bad_gateway","message":"upstream unreachable"}}` + "\n"
 	out := append(c.out[:0], "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: "...)
 	out = strconv.AppendInt(out, int64(len(body)), 10)
 	out = append(out, "\r\nDate: "...)
-	out = now.UTC().AppendFormat(out, httpDate)
+	out = wall.UTC().AppendFormat(out, httpDate)
 	out = append(out, "\r\n"...)
 	if c.closing || c.l.fp.stop.Load() {
 		c.closing = true
@@ -991,7 +998,7 @@ func (c *fconn) upstreamFailed(err error) {
 	out = append(out, "\r\n"...)
 	out = append(out, body...)
 	c.out = out
-	c.journal(now)
+	c.journal()
 	c.complete()
 }
 
@@ -1006,10 +1013,9 @@ func idempotentMethod(m string) bool {
 const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // journal journals the attempt in flight.
-func (c *fconn) journal(now time.Time) {
+func (c *fconn) journal() {
 	p := c.l.fp.p
 	rec := &c.rec
-	rec.DurNs = int64(now.Sub(c.start))
 	if p.jw != nil {
 		if err := p.jw.Write(rec); err != nil {
 			p.st.journalErrors.Add(1)
@@ -1362,23 +1368,7 @@ func hasFold(line []byte, prefix string) bool {
 }
 
 // isHopHeader reports whether name is a hop-by-hop header the proxy never forwards.
-func isHopHeader(name []byte) bool {
-	for _, h := range hopLower {
-		if eqFold(name, h) {
-			return true
-		}
-	}
-	return false
-}
-
-// hopLower is hopHeaders in lower case.
-var hopLower = func() []string {
-	out := make([]string, len(hopHeaders))
-	for i, h := range hopHeaders {
-		out[i] = strings.ToLower(h)
-	}
-	return out
-}()
+func isHopHeader(name []byte) bool { return hopBit(name) != 0 }
 
 // hopList is the header names a Connection header lists (RFC 9110 §7.6.1).
 type hopList [][]byte
@@ -1408,22 +1398,6 @@ func (h hopList) has(name []byte) bool {
 		}
 	}
 	return false
-}
-
-// prefixConn is a connection whose first bytes were already read.
-type prefixConn struct {
-	net.Conn
-	pre []byte
-}
-
-// Read implements net.Conn.
-func (c *prefixConn) Read(b []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(b, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
 }
 
 // handoffListener is the listener the fasthttp server accepts handed-off connections from.

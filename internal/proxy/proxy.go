@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,11 @@ type Proxy struct {
 
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	handedMu   sync.Mutex // guards handed and handedDone
+	handed     map[net.Conn]struct{}
+	handedDone bool // Shutdown has closed the handed-back connections; take no more
+	handedWG   sync.WaitGroup
 
 	pool sync.Pool
 	st   stats
@@ -239,11 +245,15 @@ func New(cfg Config) (*Proxy, error) {
 		NoDefaultContentType:  true,
 		NoDefaultDate:         false,
 		ReadBufferSize:        maxHeader,
+		// Off so that a header error quotes the request it could not read, from which
+		// handleError takes the request line for the journal. Error texts are never logged
+		// (fasthttpLogger) nor journaled: they may quote credentials.
+		SecureErrorLogMessage: false,
 		MaxRequestBodySize:    maxBody,
 		ReadTimeout:           2 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		CloseOnShutdown:       true,
-		SecureErrorLogMessage: true,
+		KeepHijackedConns:     true, // faults close what they hijack; slow_body hands it back (serveConn)
 		Logger:                fasthttpLogger{p},
 	}
 	p.pool.New = func() any { return &reqState{p: p} }
@@ -319,6 +329,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	if err := p.srv.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if err := p.closeHanded(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
 	p.hc.CloseIdleConnections()
 	return nil
 }
@@ -341,6 +354,12 @@ type reqState struct {
 }
 
 var _ fault.Host = (*reqState)(nil)
+
+var _ fault.ConnServer = (*reqState)(nil)
+
+// ServeConn implements fault.ConnServer. It runs after the request is finished and s
+// recycled; it uses only s.p, which never changes.
+func (s *reqState) ServeConn(c net.Conn) { s.p.serveConn(c) }
 
 // Forward implements fault.Host.
 func (s *reqState) Forward(x *fault.Exchange) error { return s.p.forward(x) }
@@ -374,7 +393,6 @@ var (
 	hdrReplayed      = "Idempotent-Replayed"
 	bearer           = []byte("Bearer ")
 	strTrue          = []byte("true")
-	hopHeaders       = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate", "Te", "Trailer", "Upgrade"}
 )
 
 // apiKey returns the request's API key: the Bearer token, else X-Api-Key.
@@ -492,15 +510,22 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
+	// Without a journal, what only the journal reads (idempotency key, body hash, Retry-After,
+	// executed/replayed, duration, error text) is not computed; the decisions and the
+	// counters (count) need only the client, the operation, its attempt, the rule, the
+	// action and the status.
+	journaling := p.jw != nil
 	h := &ctx.Request.Header
 	rec.Client = p.keys.hash(apiKey(h))
-	rec.IdemKey = b2s(h.Peek(hdrIdemKey))
 	body := ctx.Request.Body()
-	if len(body) > 0 {
-		hex := appendHex64(s.hashB[:0], fnv64(body))
-		rec.BodyHash = b2s(hex)
-		if p.storeBodies {
-			rec.Body = b2s(body)
+	if journaling {
+		rec.IdemKey = b2s(h.Peek(hdrIdemKey))
+		if len(body) > 0 {
+			hex := appendHex64(s.hashB[:0], fnv64(body))
+			rec.BodyHash = b2s(hex)
+			if p.storeBodies {
+				rec.Body = b2s(body)
+			}
 		}
 	}
 	op := h.Peek(p.opHeader)
@@ -567,31 +592,34 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		if idx >= 0 {
 			p.setLimitHeaders(&ctx.Response.Header, idx, d, now)
 		}
-		rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(ctx.Response.Header.Peek(hdrRetryAfter), now)
+		if journaling {
+			rec.RetryAfterMs, rec.RetryAfter = fault.ParseRetryAfter(ctx.Response.Header.Peek(hdrRetryAfter), now)
+		}
 	}
-	rec.Err = x.Err
-	if x.Forwarded {
-		rec.UpstreamStatus = x.UpstreamStatus
-		resp := &ctx.Response.Header
-		rec.Replayed = bytes.Equal(resp.Peek(hdrReplayed), strTrue)
-		if ex := resp.Peek(hdrExecuted); ex != nil {
-			rec.Executed = bytes.Equal(ex, strTrue)
-		} else {
-			m := ctx.Method()
-			rec.Executed = !rec.Replayed && x.UpstreamStatus >= 200 && x.UpstreamStatus < 300 &&
-				string(m) != fasthttp.MethodGet && string(m) != fasthttp.MethodHead
+	if journaling {
+		rec.Err = x.Err
+		if x.Forwarded {
+			rec.UpstreamStatus = x.UpstreamStatus
+			resp := &ctx.Response.Header
+			rec.Replayed = bytes.Equal(resp.Peek(hdrReplayed), strTrue)
+			if ex := resp.Peek(hdrExecuted); ex != nil {
+				rec.Executed = bytes.Equal(ex, strTrue)
+			} else {
+				m := ctx.Method()
+				rec.Executed = !rec.Replayed && x.UpstreamStatus >= 200 && x.UpstreamStatus < 300 &&
+					string(m) != fasthttp.MethodGet && string(m) != fasthttp.MethodHead
+			}
 		}
 	}
 	p.finish(ctx, s, now, status)
 }
 
-// forward sends the request to the target; the answer lands in ctx.Response.
+// forward sends the request to the target; the answer lands in ctx.Response. Hop-by-hop
+// headers are stripped both ways (see stripHopRequest).
 func (p *Proxy) forward(x *fault.Exchange) error {
 	ctx := x.Ctx
 	req := &ctx.Request
-	for _, h := range hopHeaders {
-		req.Header.Del(h)
-	}
+	stripHopRequest(&req.Header)
 	req.Header.ResetConnectionClose()
 	req.SetHostBytes(p.targetHost)
 	t0 := time.Now()
@@ -601,9 +629,7 @@ func (p *Proxy) forward(x *fault.Exchange) error {
 		x.Err = "upstream: " + err.Error()
 		return fmt.Errorf("forward to %s: %w", p.hc.Addr, err)
 	}
-	for _, h := range hopHeaders {
-		ctx.Response.Header.Del(h)
-	}
+	stripHopResponse(&ctx.Response.Header)
 	x.Forwarded = true
 	x.UpstreamStatus = ctx.Response.StatusCode()
 	return nil
@@ -714,8 +740,8 @@ func writeProxyError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 func (p *Proxy) finish(ctx *fasthttp.RequestCtx, s *reqState, start time.Time, status int) {
 	rec := &s.rec
 	rec.Status = status
-	rec.DurNs = int64(p.now().Sub(start))
 	if p.jw != nil {
+		rec.DurNs = int64(p.now().Sub(start))
 		if err := p.jw.Write(rec); err != nil {
 			p.st.journalErrors.Add(1)
 			if p.st.journalErrors.Load() == 1 {
@@ -736,13 +762,8 @@ func (p *Proxy) handleError(ctx *fasthttp.RequestCtx, err error) {
 	now := p.now()
 	rec := &s.rec
 	*rec = journal.Record{Time: now.UnixNano(), Mono: int64(p.mono(now)), RetryAfterMs: journal.NoRetryAfter,
-		Method: b2s(ctx.Request.Header.Method()), Action: journal.ActionReject}
-	if u := ctx.Request.Header.RequestURI(); len(u) > 0 && u[0] == '/' {
-		if i := bytes.IndexByte(u, '?'); i >= 0 {
-			u = u[:i]
-		}
-		rec.Path = b2s(u)
-	}
+		Action: journal.ActionReject}
+	rec.Method, rec.Path = rejectedRequestLine(ctx, err)
 	// The journal gets a fixed reason: fasthttp's error text may quote the request's
 	// headers, and with them its credentials.
 	status, code, why := fasthttp.StatusBadRequest, "bad_request", "malformed request"
@@ -763,4 +784,79 @@ func (p *Proxy) handleError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 	s.x.Ctx = ctx
 	p.finish(ctx, s, now, status)
+}
+
+// rejectedRequestLine returns the method and origin-form path (without the query) of a
+// request fasthttp could not read, "" for what cannot be read from its request line. After
+// an error in the body (too large, too slow) the parsed header has them. After an error in
+// the header fasthttp has reset the header, whose method and URI then read as its defaults
+// (GET, /); the request line is taken instead from the buffered request the error quotes.
+func rejectedRequestLine(ctx *fasthttp.RequestCtx, err error) (method, path string) {
+	var small *fasthttp.ErrSmallBuffer
+	if !errors.As(err, &small) && !strings.HasPrefix(err.Error(), "error when reading request headers") {
+		h := &ctx.Request.Header
+		return b2s(h.Method()), originPath(h.RequestURI())
+	}
+	line, ok := quotedRequestLine(err.Error())
+	if !ok {
+		return "", ""
+	}
+	m, target, ok := splitRequestLine(line)
+	if !ok {
+		return "", ""
+	}
+	return m, originPath([]byte(target))
+}
+
+// originPath returns the path of an origin-form request target, "" for any other form.
+func originPath(u []byte) string {
+	if len(u) == 0 || u[0] != '/' {
+		return ""
+	}
+	if i := bytes.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	return b2s(u)
+}
+
+// quotedRequestLine returns the first line of the request bytes a fasthttp header error
+// quotes ("..., buffer size=N, contents: %q"), and false when the error quotes none or the
+// quote does not hold the whole line (fasthttp quotes the first 200 bytes of a longer
+// buffer). Quoted text cannot contain the unescaped `, contents: "` searched for, so the
+// last one is fasthttp's own.
+func quotedRequestLine(msg string) (string, bool) {
+	const marker = `, contents: `
+	i := strings.LastIndex(msg, marker+`"`)
+	if i < 0 {
+		return "", false
+	}
+	q, err := strconv.QuotedPrefix(msg[i+len(marker):])
+	if err != nil {
+		return "", false
+	}
+	data, err := strconv.Unquote(q)
+	if err != nil {
+		return "", false
+	}
+	// fasthttp skips empty lines before a request line, as RFC 9112 §2.2 allows.
+	line, _, ok := strings.Cut(strings.TrimLeft(data, "\r\n"), "\n")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSuffix(line, "\r"), true
+}
+
+// splitRequestLine splits "METHOD SP request-target SP HTTP-version".
+func splitRequestLine(line string) (method, target string, ok bool) {
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, version, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || method == "" || target == "" || !strings.HasPrefix(version, "HTTP/") {
+		return "", "", false
+	}
+	for _, c := range []byte(method) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return "", "", false
+		}
+	}
+	return method, target, true
 }
