@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -926,12 +927,238 @@ func TestLateWakeReReserves(t *testing.T) {
 					tr.limiter.reserve(req, t0, time.Time{})
 				}
 			}
-			if err := tr.limit(context.Background(), req, time.Time{}); err != nil {
+			if _, err := tr.limit(context.Background(), req, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := clk.Now().Sub(t0); got != tc.want {
 				t.Fatalf("sent at %v, want %v", got, tc.want)
 			}
+		})
+	}
+}
+
+// TestConfirmWaitsForSlowArrivals: three requests went at t0 and were answered at t0+answer.
+// The fourth's slot is one lengthened window later; it may go only once the published
+// window has passed since the last of those answers, as a server that received them as
+// late as that counts them until then.
+func TestConfirmWaitsForSlowArrivals(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	w := time.Second + LimiterMargin
+	tests := []struct {
+		name   string
+		answer time.Duration
+		want   time.Duration // when the fourth may go, from t0
+	}{
+		{"answered at once", 0, w},
+		{"answered within the margin", LimiterMargin, w},
+		{"answered late", 300 * time.Millisecond, 1300 * time.Millisecond},
+		{"answered very late", 2 * time.Second, 3 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{now: t0}
+			tr := NewTransport(Policy{RateLimit: true, MaxAttempts: 1}, Options{Limits: []Limit{{Rate: 3}}, Now: clk.Now, Sleep: clk.Sleep})
+			req, _ := http.NewRequest("GET", "http://127.0.0.1/", nil)
+			var gone []*sentRequest
+			for range 3 {
+				s, err := tr.limit(context.Background(), req, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gone = append(gone, s)
+			}
+			if got := clk.Now(); !got.Equal(t0) {
+				t.Fatalf("the first three went at %v, want t0", got.Sub(t0))
+			}
+			for _, s := range gone {
+				s.answered(t0.Add(tc.answer))
+			}
+			s, err := tr.limit(context.Background(), req, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.answered(clk.Now())
+			if got := clk.Now().Sub(t0); got != tc.want {
+				t.Fatalf("the fourth went at %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("requests in flight fill the window", func(t *testing.T) {
+		l := newLimiter([]Limit{{Rate: 2}})
+		req, _ := http.NewRequest("GET", "http://127.0.0.1/", nil)
+		a, _, ok1 := l.confirm(req, t0)
+		_, _, ok2 := l.confirm(req, t0)
+		if !ok1 || !ok2 {
+			t.Fatal("the first two refused")
+		}
+		if _, retry, ok := l.confirm(req, t0.Add(5*time.Second)); ok || !retry.After(t0.Add(5*time.Second)) {
+			t.Fatalf("a third went with two in flight (retry %v)", retry.Sub(t0))
+		}
+		a.answered(t0.Add(6 * time.Second))
+		if _, retry, ok := l.confirm(req, t0.Add(6*time.Second)); ok || !retry.Equal(t0.Add(7*time.Second)) {
+			t.Fatalf("third: ok %v, retry %v, want refused until 7s", ok, retry.Sub(t0))
+		}
+		if _, _, ok := l.confirm(req, t0.Add(7*time.Second)); !ok {
+			t.Fatal("refused once the answer left the window")
+		}
+	})
+}
+
+// TestLimiterSlowFirstArrivals: the first window's requests of a burst each need a new
+// connection, which a machine starved of CPU dials in hundreds of milliseconds, while the
+// next window's requests go out on warm connections at once. Here the first 20 requests
+// reach the server 150 ms (more than LimiterMargin) after they went; a server enforcing the
+// published limit with the model of internal/ratelimit must admit every request anyway.
+func TestLimiterSlowFirstArrivals(t *testing.T) {
+	const window, perWindow = 200 * time.Millisecond, 20
+	pol, err := ratelimit.NewPolicy(ratelimit.Config{Limit: perWindow / window.Seconds(), Window: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu       sync.Mutex
+		model    = ratelimit.NewLimiter(pol)
+		rejected []time.Duration
+		start    time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		// Stamped under the lock: between the client sending and the client's answer.
+		now := time.Now()
+		if d := model.Allow(now); !d.Allowed {
+			rejected = append(rejected, now.Sub(start))
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	var sent atomic.Int64
+	slowFirst := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if sent.Add(1) <= perWindow {
+			time.Sleep(150 * time.Millisecond)
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	lim := []Limit{{Rate: perWindow / window.Seconds(), Window: window}}
+	c := New(Policy{RateLimit: true, MaxAttempts: 1}, Options{Limits: lim, Transport: slowFirst})
+	start = time.Now()
+	var wg sync.WaitGroup
+	for range 3 * perWindow {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			req.Header.Set("Authorization", "Bearer k")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if len(rejected) > 0 {
+		t.Errorf("the server rejected %d requests, at %v", len(rejected), rejected)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestLimiterUnderDelayedArrivals runs random request streams through reserve and confirm
+// on a simulated clock, each request reaching the server any time up to 600 ms after it
+// went (six times LimiterMargin) and answered 1 ms after it arrived, and replays the
+// arrivals through internal/ratelimit with the published limit: every one must be
+// admitted. The limits have no credit bound, whose margin is LimiterMargin's alone.
+func TestLimiterUnderDelayedArrivals(t *testing.T) {
+	tests := []struct {
+		name string
+		lim  Limit
+	}{
+		{"sustained only", Limit{Rate: 100}},
+		{"burst without bound", Limit{Rate: 50, Burst: 80}},
+		{"short window", Limit{Rate: 10, Window: 500 * time.Millisecond}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pol, err := ratelimit.NewPolicy(ratelimit.Config{Limit: tc.lim.Rate, Window: tc.lim.Window, Burst: tc.lim.Burst, BurstDuration: tc.lim.BurstDuration})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newLimiter([]Limit{tc.lim})
+			r, _ := http.NewRequest("GET", "http://127.0.0.1/", nil)
+			rnd := rand.New(rand.NewPCG(3, 7))
+			start := time.Unix(5000, 0)
+			// Events on the simulated clock: a request ready to take a slot, waking at its
+			// slot, or answered.
+			const (
+				ready = iota
+				wake
+				answer
+			)
+			type event struct {
+				at   time.Time
+				kind int
+				slot time.Time
+				s    *sentRequest
+			}
+			var events []event
+			now := start
+			for range 3000 {
+				if rnd.IntN(50) == 0 {
+					now = now.Add(time.Duration(rnd.IntN(100)) * time.Millisecond)
+				}
+				if rnd.IntN(400) == 0 {
+					now = now.Add(time.Duration(rnd.IntN(5000)) * time.Millisecond)
+				}
+				events = append(events, event{at: now, kind: ready})
+			}
+			var arrivals []time.Time
+			refused := 0
+			for len(events) > 0 {
+				i := 0
+				for j := range events {
+					if events[j].at.Before(events[i].at) || events[j].at.Equal(events[i].at) && events[j].kind > events[i].kind {
+						i = j
+					}
+				}
+				e := events[i]
+				events = slices.Delete(events, i, i+1)
+				switch e.kind {
+				case ready:
+					at, _ := l.reserve(r, e.at, time.Time{})
+					events = append(events, event{at: at, kind: wake})
+				case wake:
+					s, retry, ok := l.confirm(r, e.at)
+					if !ok {
+						refused++
+						at, _ := l.reserve(r, retry, time.Time{})
+						events = append(events, event{at: at, kind: wake})
+						continue
+					}
+					// Mostly on time; some late, many of them together.
+					var d time.Duration
+					if rnd.IntN(4) == 0 {
+						d = time.Duration(rnd.IntN(600)) * time.Millisecond
+					}
+					arrivals = append(arrivals, e.at.Add(d))
+					events = append(events, event{at: e.at.Add(d + time.Millisecond), kind: answer, s: s})
+				case answer:
+					e.s.answered(e.at)
+				}
+			}
+			if refused == 0 {
+				t.Error("no request was refused: the delays did not test confirm")
+			}
+			slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+			model := ratelimit.NewLimiter(pol)
+			for i, at := range arrivals {
+				if d := model.Allow(at); !d.Allowed {
+					t.Fatalf("request %d arriving at %v: the published model rejects it (retry at %v); %d refused by confirm",
+						i, at.Sub(start), d.RetryAt.Sub(at), refused)
+				}
+			}
+			t.Logf("%d requests, %d refused at their slot", len(arrivals), refused)
 		})
 	}
 }

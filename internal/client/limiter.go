@@ -4,6 +4,8 @@ import (
 	"math"
 	"net/http"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +30,15 @@ type Limit struct {
 // sent exactly at the limit still arrive under it when some are delayed on the way more
 // than others: a busy machine that deschedules the client or the server for tens of
 // milliseconds. It costs about 9% of a 1 s window's sustained rate.
+//
+// A delay longer than the margin (a connection dialed while the machine is starved of CPU
+// takes hundreds of milliseconds) is caught when the request is about to go: see
+// limiter.confirm.
 const LimiterMargin = 100 * time.Millisecond
+
+// confirmPoll is how long a request waits before it asks again when the requests of its
+// key in flight alone fill the window, so no instant can be computed.
+const confirmPoll = 10 * time.Millisecond
 
 // matches reports whether the limit applies to a request.
 func (l Limit) matches(method, p string) bool {
@@ -62,6 +72,13 @@ type keyLimit struct {
 	capacity time.Duration // bucket size as time (tokens · interval)
 	base     time.Time     // tokens(t) = min(capacity, t-base) / interval
 	started  bool
+
+	// What went out (see limiter.confirm): the published window, the requests sent and not
+	// yet answered, and the instants the others were answered, ascending, kept while they
+	// can still count.
+	published time.Duration
+	inflight  int
+	answered  []time.Time
 }
 
 func newKeyLimit(l Limit) *keyLimit {
@@ -71,7 +88,7 @@ func newKeyLimit(l Limit) *keyLimit {
 	}
 	sec := w.Seconds()
 	free := max(1, int(math.Floor(l.Rate*sec+1e-9)))
-	k := &keyLimit{window: w + LimiterMargin, peak: free}
+	k := &keyLimit{window: w + LimiterMargin, peak: free, published: w}
 	if l.Burst > l.Rate {
 		k.peak = max(free, int(math.Floor(l.Burst*sec+1e-9)))
 		if l.BurstDuration > 0 && k.peak > free {
@@ -125,6 +142,57 @@ func (k *keyLimit) admit(t time.Time) {
 	k.last = t
 }
 
+// The server counts a request in its window from the instant the request reached it, which
+// the client cannot see: the request may wait for a connection, or in a socket while the
+// server is descheduled, for longer than LimiterMargin. But it reached the server after the
+// client let it go and before the client got its answer. So the server's window at the
+// arrival of a request sent at t holds only requests the client let go before t or after
+// it; of those before t, only the ones still in flight at t or answered after t-window; of
+// those after, the same holds from the last one sent. A request that goes only when fewer
+// than peak requests of its key are in flight or were answered after t-window is therefore
+// admitted by the server, whatever the delays on the way (see limiter.confirm).
+
+// sentEarliest returns the first instant >= t at which the requests gone out leave room
+// for one more, as far as it is known at the moment: requests still in flight may be
+// answered later and keep their place longer.
+func (k *keyLimit) sentEarliest(t time.Time) time.Time {
+	room := k.peak - 1 - k.inflight // answers after t-window that may still count
+	if room < 0 {
+		return t.Add(confirmPoll)
+	}
+	after := k.answeredAfter(t.Add(-k.published))
+	if after <= room {
+		return t
+	}
+	// Wait for the oldest answers to leave the window until only room of them count.
+	return k.answered[len(k.answered)-room-1].Add(k.published)
+}
+
+// answeredAfter counts the answers strictly after t.
+func (k *keyLimit) answeredAfter(t time.Time) int {
+	i := sort.Search(len(k.answered), func(i int) bool { return k.answered[i].After(t) })
+	return len(k.answered) - i
+}
+
+// answer records that a request that went out at some instant was answered (or given up
+// on) at t, and forgets the answers that can no longer count.
+func (k *keyLimit) answer(t time.Time) {
+	k.inflight--
+	i := len(k.answered)
+	k.answered = append(k.answered, t)
+	for ; i > 0 && k.answered[i-1].After(t); i-- {
+		k.answered[i] = k.answered[i-1]
+	}
+	k.answered[i] = t
+	// Two windows back: the instants confirm is called with are not exactly ordered.
+	old := sort.Search(len(k.answered), func(i int) bool {
+		return k.answered[i].After(t.Add(-2 * k.published))
+	})
+	if old > 0 {
+		k.answered = append(k.answered[:0], k.answered[old:]...)
+	}
+}
+
 // limiter holds a keyLimit per (limit, API key) and the 429 blocks per API key.
 type limiter struct {
 	mu      sync.Mutex
@@ -165,19 +233,7 @@ func (l *limiter) reserve(r *http.Request, earliest, deadline time.Time) (at tim
 		at = b
 	}
 	var buf [8]*keyLimit
-	ks := buf[:0]
-	for i, lim := range l.limits {
-		if lim.Rate <= 0 || !lim.matches(r.Method, r.URL.Path) {
-			continue
-		}
-		lk := limitKey{i, key}
-		k := l.keys[lk]
-		if k == nil {
-			k = newKeyLimit(lim)
-			l.keys[lk] = k
-		}
-		ks = append(ks, k)
-	}
+	ks := l.keyLimits(buf[:0], r, key)
 	// Every limit must admit the same instant: move forward until none objects.
 	for moved := true; moved; {
 		moved = false
@@ -194,6 +250,77 @@ func (l *limiter) reserve(r *http.Request, earliest, deadline time.Time) (at tim
 		k.admit(at)
 	}
 	return at, true
+}
+
+// keyLimits appends the keyLimits of the limits that apply to r, sent with API key key.
+func (l *limiter) keyLimits(ks []*keyLimit, r *http.Request, key string) []*keyLimit {
+	for i, lim := range l.limits {
+		if lim.Rate <= 0 || !lim.matches(r.Method, r.URL.Path) {
+			continue
+		}
+		lk := limitKey{i, key}
+		k := l.keys[lk]
+		if k == nil {
+			k = newKeyLimit(lim)
+			l.keys[lk] = k
+		}
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// confirm decides, at now, the moment a request with a reserved slot is about to go,
+// whether it may go: under every limit that applies to it, fewer than peak requests of its
+// key are in flight or were answered after now minus the published window. The reserved
+// slots plan with the request's departure; this is the guarantee on its arrival (see
+// sentEarliest). When it may, the request counts as in flight until answered is called
+// with the instant its answer came back, or the client gave up on it. When it may not, ok
+// is false and retry is the first instant it could, as far as is known: the request then
+// takes a new slot from there.
+func (l *limiter) confirm(r *http.Request, now time.Time) (s *sentRequest, retry time.Time, ok bool) {
+	key := apiKey(r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var buf [8]*keyLimit
+	ks := l.keyLimits(buf[:0], r, key)
+	retry = now
+	for _, k := range ks {
+		if e := k.sentEarliest(now); e.After(retry) {
+			retry = e
+		}
+	}
+	if retry.After(now) {
+		return nil, retry, false
+	}
+	if len(ks) == 0 {
+		return nil, now, true
+	}
+	for _, k := range ks {
+		k.inflight++
+	}
+	return &sentRequest{l: l, ks: slices.Clone(ks)}, now, true
+}
+
+// sentRequest is a request confirm let go, in flight until answered.
+type sentRequest struct {
+	l  *limiter
+	ks []*keyLimit
+}
+
+// answered records when the request's answer came back, or the client gave up on it: the
+// server cannot have received it later, unless the request still sat unread when the
+// client's per-attempt timeout ended it (a server stalled for the whole timeout). A nil
+// sentRequest (no limit applies) does nothing.
+func (s *sentRequest) answered(at time.Time) {
+	if s == nil {
+		return
+	}
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	for _, k := range s.ks {
+		k.answer(at)
+	}
+	s.ks = nil
 }
 
 // block holds every request of r's API key until until.

@@ -161,6 +161,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		prevGap  time.Duration = -1
 		governed               = true // the coming attempt's wait was set by Retry-After (or it is the first)
 		key      string
+		gone     *sentRequest // the attempt as the client-side limiter counts it
 	)
 	for attempt := 1; ; attempt++ {
 		if err := t.sleep(ctx, next.Sub(t.now())); err != nil {
@@ -175,7 +176,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					deadline = first.Add(p.MaxWait - spanMargin)
 				}
 			}
-			if err := t.limit(ctx, req, deadline); err != nil {
+			if gone, err = t.limit(ctx, req, deadline); err != nil {
 				return nil, fmt.Errorf("giving up after %d attempt(s): %w", attempt-1, err)
 			}
 		}
@@ -195,6 +196,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp, err = readWhole(resp)
 		}
 		end := t.now()
+		gone.answered(end)
 		if attempt == 1 {
 			first = sent
 		} else if !governed {
@@ -252,31 +254,54 @@ func (t *Transport) spendRetry() bool {
 // reservation is considered stale (see limit).
 const lateWake = LimiterMargin / 2
 
-// limit takes the next rate-limit slot for req from now and sleeps until it. Slots are
-// taken only when an attempt is otherwise ready to go, so a retry waiting out a long
-// Retry-After never holds a slot that other operations could use.
+// limit takes the next rate-limit slot for req from now, sleeps until it and lets the
+// attempt go; the caller reports when the attempt was answered to the returned
+// sentRequest. Slots are taken only when an attempt is otherwise ready to go, so a retry
+// waiting out a long Retry-After never holds a slot that other operations could use.
 //
 // An attempt that wakes more than lateWake after its slot (the process was stalled: a GC
 // pause, a starved CPU) takes a new slot from now instead: every attempt whose timer fired
 // during the stall wakes at the same moment, and sending them all at once would put far
-// more requests in one window than the limiter planned. The stale slot stays counted,
-// which only makes the limiter more careful.
-func (t *Transport) limit(ctx context.Context, req *http.Request, deadline time.Time) error {
-	for range 4 {
+// more requests in one window than the limiter planned. After maxLateWakes such wake-ups
+// in a row it goes at the next slot it is not refused.
+//
+// An attempt the limiter refuses at its slot because earlier requests reached the server
+// later than planned (confirm) also takes a new slot. Either way the stale slot stays
+// counted, which only makes the limiter more careful.
+func (t *Transport) limit(ctx context.Context, req *http.Request, deadline time.Time) (*sentRequest, error) {
+	var from time.Time // a refused attempt's next chance
+	for late := 0; ; {
 		now := t.now()
-		at, ok := t.limiter.reserve(req, now, deadline)
+		at, ok := t.limiter.reserve(req, later(now, from), deadline)
 		if !ok {
-			return fmt.Errorf("%w (next slot in %v)", ErrRateLimitWait, at.Sub(now).Round(time.Millisecond))
+			return nil, fmt.Errorf("%w (next slot in %v)", ErrRateLimitWait, at.Sub(now).Round(time.Millisecond))
 		}
 		if err := t.sleep(ctx, at.Sub(now)); err != nil {
-			return err
+			return nil, err
 		}
-		if t.now().Sub(at) <= lateWake {
-			return nil
+		woke := t.now()
+		if woke.Sub(at) > lateWake && late < maxLateWakes-1 {
+			late++
+			continue
 		}
+		gone, retry, ok := t.limiter.confirm(req, woke)
+		if ok {
+			return gone, nil
+		}
+		from = retry
 	}
-	return nil
 }
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// maxLateWakes bounds the slots an attempt takes because it woke late (see limit).
+const maxLateWakes = 4
 
 // final returns an operation's last outcome; why says why no further attempt was made
 // when it was not the policy's plain decision.
