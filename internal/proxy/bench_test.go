@@ -38,6 +38,12 @@ func benchUpstream(b *testing.B) string {
 // benchProxy starts a proxy in front of upstream; journal on writes a real file.
 func benchProxy(b *testing.B, upstream string, withJournal bool) string {
 	b.Helper()
+	return benchProxyWith(b, upstream, withJournal, false)
+}
+
+// benchProxyWith is benchProxy; noFastPath serves every request with fasthttp.
+func benchProxyWith(b *testing.B, upstream string, withJournal, noFastPath bool) string {
+	b.Helper()
 	var jw *journal.Writer
 	if withJournal {
 		f, err := os.Create(filepath.Join(b.TempDir(), "journal.jsonl"))
@@ -47,7 +53,7 @@ func benchProxy(b *testing.B, upstream string, withJournal bool) string {
 		jw = journal.NewWriter(f)
 		b.Cleanup(func() { _ = jw.Close(); _ = f.Close() })
 	}
-	p, err := New(Config{Target: "http://" + upstream, Journal: jw, Seed: 1})
+	p, err := New(Config{Target: "http://" + upstream, Journal: jw, Seed: 1, NoFastPath: noFastPath})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,20 +122,23 @@ func BenchmarkPassThrough(b *testing.B) {
 	}
 }
 
-// BenchmarkLatencyAdded measures one request at a time, alternating direct and through the
-// proxy (journal on), and reports both medians and their difference: the latency the proxy
-// adds at p50.
+// BenchmarkLatencyAdded measures one request at a time, alternating direct, through the
+// proxy (journal on) and through the proxy on its fasthttp path (--no-fast-path), and
+// reports the medians and the differences: the latency the proxy adds at p50.
 func BenchmarkLatencyAdded(b *testing.B) {
 	upstream := benchUpstream(b)
 	proxied := benchProxy(b, upstream, true)
+	slow := benchProxyWith(b, upstream, true, true)
 	direct := &fasthttp.HostClient{Addr: upstream, MaxConns: 1}
 	via := &fasthttp.HostClient{Addr: proxied, MaxConns: 1}
+	viaSlow := &fasthttp.HostClient{Addr: slow, MaxConns: 1}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	dl := make([]time.Duration, 0, b.N)
 	pl := make([]time.Duration, 0, b.N)
+	sl := make([]time.Duration, 0, b.N)
 	do := func(hc *fasthttp.HostClient, uri string) time.Duration {
 		benchRequest(req, uri)
 		t0 := time.Now()
@@ -139,22 +148,26 @@ func BenchmarkLatencyAdded(b *testing.B) {
 		return time.Since(t0)
 	}
 	directURI, viaURI := "http://"+upstream+"/v1/calls/call_1", "http://"+proxied+"/v1/calls/call_1"
+	slowURI := "http://" + slow + "/v1/calls/call_1"
 	do(direct, directURI)
 	do(via, viaURI)
+	do(viaSlow, slowURI)
 	b.ResetTimer()
 	for range b.N {
 		dl = append(dl, do(direct, directURI))
 		pl = append(pl, do(via, viaURI))
+		sl = append(sl, do(viaSlow, slowURI))
 	}
 	b.StopTimer()
 	p50 := func(ds []time.Duration) float64 {
 		slices.Sort(ds)
 		return float64(ds[len(ds)/2]) / float64(time.Microsecond)
 	}
-	d, p := p50(dl), p50(pl)
+	d, p, sp := p50(dl), p50(pl), p50(sl)
 	b.ReportMetric(d, "direct-p50-µs")
 	b.ReportMetric(p, "proxy-p50-µs")
 	b.ReportMetric(p-d, "added-p50-µs")
+	b.ReportMetric(sp-d, "added-fasthttp-path-p50-µs")
 }
 
 // BenchmarkSideBySide interleaves the three modes in rounds of 2,000 requests (16 keep-alive

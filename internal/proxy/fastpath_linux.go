@@ -215,8 +215,6 @@ func (l *evloop) wake() {
 
 func (l *evloop) run() {
 	defer l.fp.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer l.fp.closeLoopFds(l)
 	l.swept = time.Now()
 	accepting := true

@@ -132,6 +132,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Journal: jw,
 		Seed:    p.Seed,
 		Start:   start,
+		// The client under test and the built-in target run in this process: Go's
+		// scheduler hands a request from one goroutine to the next on the same thread,
+		// which the proxy's event loops, outside the scheduler, would turn into thread
+		// wake-ups (about 40 µs more at p50 per request in process).
+		NoFastPath: true,
 		OnReset: func() {
 			if tgt != nil {
 				tgt.Reset()
