@@ -157,6 +157,9 @@ func (p *Proxy) serveConn(c net.Conn) {
 	if len(pending) > 0 {
 		base = &prefixConn{Conn: base, pre: pending}
 	}
+	hc := &handedConn{Conn: base}
+	hc.used.Store(len(pending) > 0)
+	base = hc
 	if !p.handBack(base) {
 		_ = base.Close()
 		return
@@ -211,6 +214,38 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 
 // UnsafeConn returns the connection under c (see fault.BaseConn).
 func (c *prefixConn) UnsafeConn() net.Conn { return c.Conn }
+
+// handedConn is a connection handed back to the server, which notes whether a request has
+// come on it since: until one does, it is idle (its last response was complete), though
+// fasthttp counts a connection it has just been given as new, and so not idle, for 5 s.
+type handedConn struct {
+	net.Conn
+	used atomic.Bool
+}
+
+// Read implements net.Conn.
+func (c *handedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.used.Load() {
+		c.used.Store(true)
+	}
+	return n, err
+}
+
+// UnsafeConn returns the connection under c (see fault.BaseConn).
+func (c *handedConn) UnsafeConn() net.Conn { return c.Conn }
+
+// closeUnusedHanded closes the handed-back connections no request has come on yet: the
+// server's shutdown would otherwise wait 5 s for each of them.
+func (p *Proxy) closeUnusedHanded() {
+	p.handedMu.Lock()
+	defer p.handedMu.Unlock()
+	for c := range p.handed {
+		if hc, ok := c.(*handedConn); ok && !hc.used.Load() {
+			_ = hc.Close()
+		}
+	}
+}
 
 // handBack registers a connection serveConn gives back to the server; false when the proxy
 // is shutting down (the connection is then closed: its last response was complete).

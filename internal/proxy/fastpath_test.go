@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,7 @@ var fastUpstream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 // through fasthttp: the clients see the same answers and the journals hold the same
 // records, field for field (times aside).
 func TestFastPathJournalsAsFasthttpPath(t *testing.T) {
+	skipWithoutFastPath(t)
 	reqs := []req{
 		{method: "GET", path: "/v1/calls/call_1?expand=x", headers: hdr("Authorization", "Bearer sk_a", "X-Retrylab-Op", "op-1")},
 		{method: "GET", path: "/v1/calls/call_1?expand=x", headers: hdr("Authorization", "Bearer sk_a", "X-Retrylab-Op", "op-1")},
@@ -172,6 +174,7 @@ func get(path, extra string) string {
 // TestFastPathPipelining: requests written back to back on one connection are answered
 // in order, each journaled once.
 func TestFastPathPipelining(t *testing.T) {
+	skipWithoutFastPath(t)
 	h := newHarness(t, nil, fastUpstream)
 	rc := dialRaw(t, h.addr)
 	rc.write(get("/a", "") + "POST /b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello" + get("/c", ""))
@@ -189,6 +192,7 @@ func TestFastPathPipelining(t *testing.T) {
 // TestFastPathRequestInPieces: a request that arrives a few bytes at a time is answered
 // once it is whole.
 func TestFastPathRequestInPieces(t *testing.T) {
+	skipWithoutFastPath(t)
 	h := newHarness(t, nil, fastUpstream)
 	rc := dialRaw(t, h.addr)
 	msg := "POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 11\r\n\r\nhello world"
@@ -204,6 +208,7 @@ func TestFastPathRequestInPieces(t *testing.T) {
 // TestFastPathClientCloses: Connection: close is honoured, and a client that half-closes
 // after its request still gets the answer.
 func TestFastPathClientCloses(t *testing.T) {
+	skipWithoutFastPath(t)
 	h := newHarness(t, nil, fastUpstream)
 	out := h.raw(get("/x", "Connection: close\r\n") + get("/never", ""))
 	if !strings.Contains(out, "GET /x 0 bytes") || strings.Contains(out, "/never") || !strings.Contains(out, "Connection: close") {
@@ -230,6 +235,7 @@ func TestFastPathClientCloses(t *testing.T) {
 // TestFastPathHandsOff: requests that are not plain, and every request once a rule is in
 // force, go to the fault engine on the same connection; attempt numbers carry on.
 func TestFastPathHandsOff(t *testing.T) {
+	skipWithoutFastPath(t)
 	h := newHarness(t, nil, fastUpstream)
 	rc := dialRaw(t, h.addr)
 	op := "X-Retrylab-Op: op-h\r\n"
@@ -270,6 +276,7 @@ func TestFastPathHandsOff(t *testing.T) {
 // TestFastPathUpstreamAnswers: an answer delimited by the upstream closing its connection
 // reaches the client with a Content-Length; an upstream that is down gives 502, journaled.
 func TestFastPathUpstreamAnswers(t *testing.T) {
+	skipWithoutFastPath(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -334,6 +341,7 @@ func TestFastPathUpstreamAnswers(t *testing.T) {
 // rate limit selects stays on the event loops, and one they select goes to the engine,
 // down to a header present with an empty value.
 func TestFastPathOnlyWhatNoRuleTouches(t *testing.T) {
+	skipWithoutFastPath(t)
 	prof := &profile.Profile{
 		Faults: []profile.Fault{
 			{Name: "post-503", Action: profile.FaultRespond, Status: 503, Match: profile.Match{Method: "POST", Path: "/v1/calls"}},
@@ -393,6 +401,7 @@ func fastConns(p *Proxy) int {
 // TestFastPathShutdownLosesNoRecord: requests the upstream is still working on when
 // Shutdown begins are answered and journaled before it returns.
 func TestFastPathShutdownLosesNoRecord(t *testing.T) {
+	skipWithoutFastPath(t)
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "done")
@@ -486,6 +495,7 @@ func FuzzPlainRequest(f *testing.F) {
 // TestFastPathClientFarAhead: a client that pipelines far more than one request ahead of
 // its answers is read in step with them, and every request is answered in order.
 func TestFastPathClientFarAhead(t *testing.T) {
+	skipWithoutFastPath(t)
 	prof := &profile.Profile{Proxy: profile.Proxy{MaxHeaderBytes: 1024, MaxBodyBytes: 1024}}
 	h := newHarness(t, prof, fastUpstream)
 	rc := dialRaw(t, h.addr)
@@ -502,5 +512,13 @@ func TestFastPathClientFarAhead(t *testing.T) {
 	}
 	if recs := h.records(); len(recs) != n {
 		t.Errorf("%d records, want %d", len(recs), n)
+	}
+}
+
+// skipWithoutFastPath skips a test of the event loops when the suite runs on the fasthttp
+// path alone (NOFAST=1 go test ./internal/proxy).
+func skipWithoutFastPath(t *testing.T) {
+	if os.Getenv("NOFAST") != "" {
+		t.Skip("NOFAST: every request on the fasthttp path")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +120,8 @@ func newHarness(t *testing.T, prof *profile.Profile, upstream http.Handler, opts
 	h := &harness{t: t, buf: &syncBuffer{}, hits: &countingHandler{h: upstream}, done: make(chan error, 1)}
 	h.upstream = httptest.NewServer(h.hits)
 	h.jw = journal.NewWriter(h.buf)
-	cfg := Config{Target: h.upstream.URL, Profile: prof, Journal: h.jw, Seed: 7}
+	// NOFAST=1 runs the suite with every request on the fasthttp path.
+	cfg := Config{Target: h.upstream.URL, Profile: prof, Journal: h.jw, Seed: 7, NoFastPath: os.Getenv("NOFAST") != ""}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -326,6 +326,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			return fmt.Errorf("shutdown: %w", ctx.Err())
 		}
 	}
+	p.closeUnusedHanded()
 	if err := p.srv.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
