@@ -131,11 +131,11 @@ func BenchmarkPassThrough(b *testing.B) {
 // paths pay the same wake-ups.
 func BenchmarkLatencyAdded(b *testing.B) {
 	upstream := benchUpstream(b)
-	proxied := benchProxyWith(b, upstream, true, true)
-	slow := benchProxyWith(b, upstream, true, false)
+	embedded := benchProxyWith(b, upstream, true, true)
+	loops := benchProxyWith(b, upstream, true, false)
 	direct := &fasthttp.HostClient{Addr: upstream, MaxConns: 1}
-	via := &fasthttp.HostClient{Addr: proxied, MaxConns: 1}
-	viaSlow := &fasthttp.HostClient{Addr: slow, MaxConns: 1}
+	via := &fasthttp.HostClient{Addr: embedded, MaxConns: 1}
+	viaLoops := &fasthttp.HostClient{Addr: loops, MaxConns: 1}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -151,16 +151,16 @@ func BenchmarkLatencyAdded(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	directURI, viaURI := "http://"+upstream+"/v1/calls/call_1", "http://"+proxied+"/v1/calls/call_1"
-	slowURI := "http://" + slow + "/v1/calls/call_1"
+	directURI, viaURI := "http://"+upstream+"/v1/calls/call_1", "http://"+embedded+"/v1/calls/call_1"
+	loopsURI := "http://" + loops + "/v1/calls/call_1"
 	do(direct, directURI)
 	do(via, viaURI)
-	do(viaSlow, slowURI)
+	do(viaLoops, loopsURI)
 	b.ResetTimer()
 	for range b.N {
 		dl = append(dl, do(direct, directURI))
 		pl = append(pl, do(via, viaURI))
-		sl = append(sl, do(viaSlow, slowURI))
+		sl = append(sl, do(viaLoops, loopsURI))
 	}
 	b.StopTimer()
 	p50 := func(ds []time.Duration) float64 {
