@@ -522,3 +522,40 @@ func skipWithoutFastPath(t *testing.T) {
 		t.Skip("NOFAST: every request on the fasthttp path")
 	}
 }
+
+// TestFastPathLargeAndEmptyBodies: bodies larger than a read, both ways, and answers
+// without a body (204, 304) pass whole and in order on one connection.
+func TestFastPathLargeAndEmptyBodies(t *testing.T) {
+	skipWithoutFastPath(t)
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/big":
+			io.WriteString(w, big)
+		case "/echo":
+			w.Write(b)
+		case "/nocontent":
+			w.WriteHeader(http.StatusNoContent)
+		case "/notmodified":
+			w.WriteHeader(http.StatusNotModified)
+		}
+	})
+	h := newHarness(t, &profile.Profile{Proxy: profile.Proxy{MaxBodyBytes: 2 << 20}}, up)
+	rc := dialRaw(t, h.addr)
+	body := big[:700_000]
+	rc.write(get("/big", "") + fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s", len(body), body) +
+		get("/nocontent", "") + get("/notmodified", "") + get("/big", ""))
+	for i, want := range []struct {
+		status int
+		body   string
+	}{{200, big}, {200, body}, {204, ""}, {304, ""}, {200, big}} {
+		resp, got := rc.read("GET")
+		if resp.StatusCode != want.status || got != want.body {
+			t.Errorf("answer %d: %d, %d bytes; want %d, %d bytes", i, resp.StatusCode, len(got), want.status, len(want.body))
+		}
+	}
+	if recs := h.records(); len(recs) != 5 || recs[1].BodyHash == "" || recs[2].Status != 204 {
+		t.Errorf("records: %+v", recs)
+	}
+}
