@@ -169,7 +169,14 @@ type evloop struct {
 	swept  time.Time
 	rbuf   []byte // shared read buffer
 	up     syscall.Sockaddr
+
+	acceptPaused bool // the listener is out of the epoll set until acceptAt
+	acceptAt     time.Time
+	acceptLogged time.Time // when running out of descriptors was last logged
 }
+
+// acceptPause is how long a loop stops accepting after running out of descriptors.
+const acceptPause = 100 * time.Millisecond
 
 func (fp *fastPath) newLoop() (*evloop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -232,7 +239,18 @@ func (l *evloop) run() {
 		if stopping && l.open.Load() == 0 {
 			return
 		}
-		n, err := syscall.EpollWait(l.epfd, l.events[:], 1000)
+		timeout := 1000
+		if l.acceptPaused {
+			if !accepting || !time.Now().Before(l.acceptAt) {
+				l.acceptPaused = false
+				if accepting {
+					l.ctl(syscall.EPOLL_CTL_ADD, l.fp.lfd, syscall.EPOLLIN|epollExclusive)
+				}
+			} else {
+				timeout = int(acceptPause / time.Millisecond)
+			}
+		}
+		n, err := syscall.EpollWait(l.epfd, l.events[:], timeout)
 		if err != nil && err != syscall.EINTR {
 			l.fp.p.logf("fast path: epoll: %v", err)
 			return
@@ -289,7 +307,21 @@ func (l *evloop) accept() {
 	for range 64 {
 		nfd, _, err := syscall.Accept4(l.fp.lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		if err != nil {
-			if err != syscall.EAGAIN && err != syscall.EINTR && err != syscall.ECONNABORTED {
+			switch err {
+			case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
+			case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+				// Out of descriptors or memory: the listener stays readable, so stop
+				// watching it for a while instead of failing in a loop (as fasthttp's
+				// accept loop sleeps), and let connections close meanwhile.
+				if !l.acceptPaused {
+					if l.now.Sub(l.acceptLogged) >= 10*time.Second { // one line per 10 s
+						l.acceptLogged = l.now
+						l.fp.p.logf("fast path: accept: %v; pausing accepts for %v at a time", err, acceptPause)
+					}
+					syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.fp.lfd, nil)
+					l.acceptPaused, l.acceptAt = true, l.now.Add(acceptPause)
+				}
+			default:
 				l.fp.p.logf("fast path: accept: %v", err)
 			}
 			return
