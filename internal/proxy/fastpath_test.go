@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -408,35 +407,17 @@ func TestFastPathShutdownLosesNoRecord(t *testing.T) {
 	})
 	h := newHarness(t, nil, slow)
 	const n = 20
-	var wg sync.WaitGroup
-	statuses := make(chan int, n)
-	for i := range n {
-		wg.Go(func() {
-			resp, _, err := h.do(req{path: fmt.Sprintf("/%d", i)})
-			if err == nil {
-				statuses <- resp.StatusCode
-			}
-		})
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for h.hits.count() < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	recs := h.records() // Shutdown while all n are at the upstream
-	wg.Wait()
-	close(statuses)
+	recs, statuses := h.shutdownWhileInFlight(n) // Shutdown while all n are at the upstream
 	if len(recs) != n {
 		t.Fatalf("%d records after shutdown, want %d", len(recs), n)
 	}
-	got := 0
-	for s := range statuses {
-		got++
+	for _, s := range statuses {
 		if s != 200 {
 			t.Errorf("client got %d", s)
 		}
 	}
-	if got != n {
-		t.Errorf("%d clients got an answer, want %d", got, n)
+	if len(statuses) != n {
+		t.Errorf("%d clients got an answer, want %d", len(statuses), n)
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"errors"
 	"io"
@@ -246,4 +247,33 @@ func hdr(kv ...string) map[string]string {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
+}
+
+// shutdownWhileInFlight sends n requests at once, shuts the proxy down once the upstream has
+// seen all of them (they are then in flight) and returns the journal and the statuses the
+// clients got.
+func (h *harness) shutdownWhileInFlight(n int) ([]journal.Record, []int) {
+	h.t.Helper()
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for i := range n {
+		wg.Go(func() {
+			resp, _, err := h.do(req{path: fmt.Sprintf("/%d", i)})
+			if err == nil {
+				statuses <- resp.StatusCode
+			}
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.hits.count() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	recs := h.records()
+	wg.Wait()
+	close(statuses)
+	var got []int
+	for s := range statuses {
+		got = append(got, s)
+	}
+	return recs, got
 }

@@ -304,23 +304,7 @@ func TestShutdownLosesNoRecord(t *testing.T) {
 	rules := []profile.Fault{{Name: "slow", Action: "delay", Delay: profile.Duration(300 * time.Millisecond), When: "after"}}
 	h := newHarness(t, &profile.Profile{Faults: rules}, nil)
 	const n = 20
-	var wg sync.WaitGroup
-	statuses := make(chan int, n)
-	for i := range n {
-		wg.Go(func() {
-			resp, _, err := h.do(req{path: fmt.Sprintf("/%d", i)})
-			if err == nil {
-				statuses <- resp.StatusCode
-			}
-		})
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for h.hits.count() < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	recs := h.records() // Shutdown while all n wait in their delay
-	wg.Wait()
-	close(statuses)
+	recs, statuses := h.shutdownWhileInFlight(n) // Shutdown while all n wait in their delay
 	if len(recs) != n {
 		t.Fatalf("%d records after shutdown, want %d", len(recs), n)
 	}
@@ -329,7 +313,7 @@ func TestShutdownLosesNoRecord(t *testing.T) {
 			t.Errorf("record %+v", r)
 		}
 	}
-	for s := range statuses {
+	for _, s := range statuses {
 		if s != 200 {
 			t.Errorf("client got %d", s)
 		}
