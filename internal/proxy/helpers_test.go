@@ -2,9 +2,9 @@ package proxy
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
