@@ -281,15 +281,7 @@ func TestRunEndToEnd(t *testing.T) {
 					t.Errorf("missing %s", f)
 				}
 			}
-			f, err := os.Open(filepath.Join(dirs[0], "report.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			rep, err := analysis.ReadReport(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := readReportIn(t, dirs[0])
 			ra := rep.Metrics["retry_after.violations"]
 			if (ra > 0) != tt.wantRA {
 				t.Errorf("retry_after.violations = %v, want > 0: %v", ra, tt.wantRA)
@@ -348,15 +340,7 @@ func TestRunInterrupted(t *testing.T) {
 	if len(dirs) != 1 {
 		t.Fatalf("reports: %v", dirs)
 	}
-	f, err := os.Open(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := analysis.ReadReport(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReportIn(t, filepath.Dir(dirs[0]))
 	if !rep.Partial || rep.Totals.Operations == 0 {
 		t.Errorf("partial %v, operations %d: want a partial report with the operations so far", rep.Partial, rep.Totals.Operations)
 	}

@@ -252,12 +252,7 @@ func (p *Proxy) closeUnusedHanded() {
 func (p *Proxy) handBack(c net.Conn) bool {
 	p.handedMu.Lock()
 	defer p.handedMu.Unlock()
-	select {
-	case <-p.closing:
-		return false
-	default:
-	}
-	if p.handedDone {
+	if p.isClosing() || p.handedDone {
 		return false
 	}
 	if p.handed == nil {

@@ -104,12 +104,7 @@ func (p *Proxy) serveFast(ln net.Listener) (bool, error) {
 	fp.wg.Add(len(fp.loops))
 	p.fastMu.Lock()
 	p.fast = fp
-	closed := false
-	select {
-	case <-p.closing:
-		closed = true
-	default:
-	}
+	closed := p.isClosing()
 	p.fastMu.Unlock()
 	if closed { // Shutdown came first and did not see fp
 		fp.stop.Store(true)
@@ -455,6 +450,24 @@ func rawWrite(fd int, b []byte) (int, syscall.Errno) {
 	return int(n), 0
 }
 
+// writeOut writes *buf to the non-blocking socket fd until it is all written or the socket
+// is full, and keeps in *buf what is left. It returns the error that broke the write, or 0.
+func writeOut(fd int, buf *[]byte) syscall.Errno {
+	for len(*buf) > 0 {
+		n, e := rawWrite(fd, *buf)
+		switch e {
+		case 0:
+			*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		case syscall.EAGAIN:
+			return 0
+		case syscall.EINTR:
+		default:
+			return e
+		}
+	}
+	return 0
+}
+
 func (c *fconn) readClient() {
 	l := c.l
 	n, e := rawRead(c.cfd, l.rbuf)
@@ -695,19 +708,9 @@ func (c *fconn) flushUpstream() {
 		}
 		c.connected = true
 	}
-	for len(c.uout) > 0 {
-		n, e := rawWrite(c.ufd, c.uout)
-		if e == syscall.EAGAIN {
-			break
-		}
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			c.upstreamFailed(e)
-			return
-		}
-		c.uout = c.uout[:copy(c.uout, c.uout[n:])]
+	if e := writeOut(c.ufd, &c.uout); e != 0 {
+		c.upstreamFailed(e)
+		return
 	}
 	want := len(c.uout) > 0
 	if want != c.uoutArmed {
@@ -1090,19 +1093,9 @@ func (c *fconn) flushClient() {
 	if c.cfd < 0 {
 		return
 	}
-	for len(c.out) > 0 {
-		n, e := rawWrite(c.cfd, c.out)
-		if e == syscall.EAGAIN {
-			break
-		}
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			c.close()
-			return
-		}
-		c.out = c.out[:copy(c.out, c.out[n:])]
+	if e := writeOut(c.cfd, &c.out); e != 0 {
+		c.close()
+		return
 	}
 	want := len(c.out) > 0
 	if want != c.outArmed {

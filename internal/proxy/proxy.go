@@ -282,32 +282,30 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		p.started.Store(true)
 	}
 	p.startMu.Unlock()
-	select {
-	case <-p.closing:
-		return nil
-	default:
-	}
-	if ok, err := p.serveFast(ln); ok {
-		select {
-		case <-p.closing:
-			return nil
-		default:
-		}
-		if err != nil {
-			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-		}
+	if p.isClosing() {
 		return nil
 	}
-	err := p.srv.Serve(waitListener{ln})
-	select {
-	case <-p.closing:
+	served, err := p.serveFast(ln)
+	if !served {
+		err = p.srv.Serve(waitListener{ln})
+	}
+	if p.isClosing() {
 		return nil
-	default:
 	}
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// isClosing reports whether Shutdown has begun.
+func (p *Proxy) isClosing() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // Shutdown stops accepting, cuts short every delay, hang and slow body, and waits for the
