@@ -46,7 +46,6 @@ const maxFastResponse = 64 << 20
 // fastPath is the set of event loops of one Serve.
 type fastPath struct {
 	p        *Proxy
-	lnFile   *os.File // dup of the listener, in non-blocking mode
 	lfd      int
 	up       syscall.Sockaddr
 	upFamily int
@@ -76,7 +75,8 @@ func (p *Proxy) serveFast(ln net.Listener) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	fp := &fastPath{p: p, lnFile: f, lfd: int(f.Fd()), hl: newHandoffListener(ln.Addr()),
+	// f, the listener's dup, stays open until serveFast returns.
+	fp := &fastPath{p: p, lfd: int(f.Fd()), hl: newHandoffListener(ln.Addr()),
 		maxAhead: p.srv.ReadBufferSize + p.srv.MaxRequestBodySize}
 	if ip4 := upAddr.IP.To4(); ip4 != nil {
 		sa := &syscall.SockaddrInet4{Port: upAddr.Port}
@@ -970,13 +970,7 @@ func (c *fconn) answer(size int, eof bool) {
 		out = strconv.AppendInt(out, int64(len(body)), 10)
 		out = append(out, "\r\n"...)
 	}
-	if c.closing || c.l.fp.stop.Load() {
-		c.closing = true
-		out = append(out, "Connection: close\r\n"...)
-	}
-	out = append(out, "\r\n"...)
-	out = append(out, body...)
-	c.out = out
+	c.setAnswer(out, body)
 
 	if p.jw != nil { // what only the journal reads
 		now := p.now()
@@ -1028,15 +1022,21 @@ func (c *fconn) upstreamFailed(err error) {
 	out = append(out, "\r\nDate: "...)
 	out = wall.UTC().AppendFormat(out, httpDate)
 	out = append(out, "\r\n"...)
+	c.setAnswer(out, []byte(body))
+	c.journal()
+	c.complete()
+}
+
+// setAnswer makes the head in out (its header lines so far) and body the answer to write,
+// with Connection: close when the connection closes after it (the client asked, or the
+// proxy is shutting down).
+func (c *fconn) setAnswer(out, body []byte) {
 	if c.closing || c.l.fp.stop.Load() {
 		c.closing = true
 		out = append(out, "Connection: close\r\n"...)
 	}
 	out = append(out, "\r\n"...)
-	out = append(out, body...)
-	c.out = out
-	c.journal()
-	c.complete()
+	c.out = append(out, body...)
 }
 
 func idempotentMethod(m string) bool {
