@@ -851,13 +851,12 @@ func (rs *plainResponse) parse(b []byte) (ok, bad bool) {
 	return true, false
 }
 
-// responseSize parses the answer in c.uin (into c.rs) and returns its whole length once
-// it is all there.
+// responseSize parses the head of the answer in c.uin into c.rs (once) and returns the
+// answer's whole length once it is all there.
 func (c *fconn) responseSize() (int, bool) {
 	rs := &c.rs
-	for {
+	for !c.rsOK { // the head is parsed once, however many reads the body takes
 		ok, bad := rs.parse(c.uin)
-		c.rsOK = ok
 		if !ok {
 			if bad {
 				c.upstreamFailed(errors.New("cannot parse the response"))
@@ -869,7 +868,7 @@ func (c *fconn) responseSize() (int, bool) {
 			c.uin = c.uin[:copy(c.uin, c.uin[rs.headEnd+4:])]
 			continue
 		}
-		break
+		c.rsOK = true
 	}
 	bodyStart := rs.headEnd + 4
 	switch {
