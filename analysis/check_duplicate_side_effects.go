@@ -54,16 +54,16 @@ const keyWindow = 10 * time.Second
 // attempt tracks idempotency keys reused across bodies, remembering each key for
 // keyWindow after its last use (or until another key takes its slot).
 func (c *duplicateCheck) attempt(e *engine, op *opState, a *attempt) {
-	if a.idemKey == "" {
+	if a.idemH == 0 {
 		return
 	}
 	if n := len(op.attempts); n > 1 {
 		// A retry with the key and body of the attempt before it needs no lookup.
-		if p := &op.attempts[n-2]; p != a && p.idemKey == a.idemKey && p.bodyH == a.bodyH {
+		if p := &op.attempts[n-2]; p != a && p.idemH == a.idemH && p.bodyH == a.bodyH {
 			return
 		}
 	}
-	h := keyHash(e.cur.idemH, op.client.hash)
+	h := keyHash(a.idemH, op.client.hash)
 	bh := e.cur.bodyH
 	u := c.slot(h)
 	switch {
@@ -87,17 +87,17 @@ func (c *duplicateCheck) slot(h uint64) *keyUse { return &c.keys[h%keySlots] }
 func (c *duplicateCheck) opDone(e *engine, op *opState) {
 	executed := 0
 	noKey, changed := false, false
-	key := ""
+	key := uint64(0) // keys are compared by their 64-bit hashes
 	for i := range op.attempts {
 		a := &op.attempts[i]
 		if a.executed {
 			executed++
 		}
-		if a.idemKey == "" {
+		if a.idemH == 0 {
 			noKey = true
-		} else if key == "" {
-			key = a.idemKey
-		} else if a.idemKey != key {
+		} else if key == 0 {
+			key = a.idemH
+		} else if a.idemH != key {
 			changed = true
 		}
 	}

@@ -21,6 +21,7 @@ type attempt struct {
 	time     int64  // sent (request arrived at the proxy), Unix ns
 	dur      int64  // time the proxy spent on it, ns
 	ra       int64  // Retry-After in ms, journal.NoRetryAfter if none
+	idemH    uint64 // item.idemH: the idempotency key's hash, 0 without one
 	bodyH    uint64 // maphash of the body hash (0 without an idempotency key)
 	src      int32  // index of the journal
 	no       int32  // attempt number as the proxy counted it
@@ -49,8 +50,7 @@ func (a *attempt) retryAt() (int64, bool) {
 // Its fields are ordered by use: those that finding, listing and evicting an operation
 // touch come first, in one cache line.
 type opState struct {
-	hash         uint64 // maphash of key
-	key          string
+	hash, h2     uint64 // item.h and item.h2: the operation's identity
 	prev, next   *opState // eviction list, oldest activity first
 	list         *opList  // the list op is on
 	lastEnd      int64
@@ -70,7 +70,7 @@ func (o *opState) last() *attempt  { return &o.attempts[len(o.attempts)-1] }
 // add inserts the record's attempt in time order and returns it.
 func (o *opState) add(r *item, src int) *attempt {
 	a := attempt{
-		seq: r.seq, time: r.time, dur: r.dur, ra: r.ra, bodyH: r.bodyH, src: int32(src),
+		seq: r.seq, time: r.time, dur: r.dur, ra: r.ra, idemH: r.idemH, bodyH: r.bodyH, src: int32(src),
 		no: r.attempt, status: r.status, executed: r.executed, replayed: r.replayed,
 		act: r.act, action: r.action, rule: r.rule, idemKey: r.idemKey,
 	}
@@ -170,7 +170,7 @@ type engine struct {
 	cutting      bool  // the final eviction of cut-short journals: open failures are cut
 	dup          *duplicateCheck
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
-	opsCollided  map[string]*opState
+	opsCollided  map[[2]uint64]*opState
 	open         opList // operations that may still be retried, by last activity
 	done         opList // operations whose latest attempt succeeded (2xx)
 	free         []*opState
@@ -306,11 +306,11 @@ func (e *engine) processItem(r *item, src int) {
 		e.setHorizon()
 	}
 
-	op := e.lookup(r.h, r.key)
+	op := e.lookup(r.h, r.h2)
 	newOp := op == nil
 	if newOp {
 		op = e.newOp(r)
-		op.hash = r.h
+		op.hash, op.h2 = r.h, r.h2
 		e.store(op)
 		op.client.ops++
 	} else {
@@ -392,46 +392,43 @@ func prefetchLines(p unsafe.Pointer, size uintptr) {
 }
 
 // prefetchOp starts loading the operation a retry belongs to, once its table slot is in
-// the cache: the operation's lines and its key's bytes, which lookup compares.
+// the cache: the operation's lines.
 func (e *engine) prefetchOp(it *item) {
 	s := &e.ops.slots[it.h&e.ops.mask]
 	if op := s.op; op != nil && s.h == it.h {
 		prefetchLines(unsafe.Pointer(op), unsafe.Sizeof(*op))
-		if len(op.key) > 0 {
-			prefetch(uintptr(unsafe.Pointer(unsafe.StringData(op.key))))
-		}
 	}
 }
 
-// lookup finds the operation in flight with key (hash h is its maphash).
-func (e *engine) lookup(h uint64, key string) *opState {
+// lookup finds the operation in flight whose key hashes to h and h2.
+func (e *engine) lookup(h, h2 uint64) *opState {
 	op := e.ops.get(h)
-	if op == nil || op.key == key {
+	if op == nil || op.h2 == h2 {
 		return op
 	}
-	return e.opsCollided[key]
+	return e.opsCollided[[2]uint64{h, h2}]
 }
 
-// store adds op; a hash already taken by another key (about once in 2^64/ops) goes to
-// the collision map.
+// store adds op; a first hash already taken by another operation (about once in
+// 2^64/ops) sends it to the collision map.
 func (e *engine) store(op *opState) {
 	other := e.ops.get(op.hash)
 	if other == nil {
 		e.ops.put(op.hash, op)
 		return
 	}
-	if other.key == op.key {
-		panic("analysis: operation stored twice: " + op.key)
+	if other.h2 == op.h2 {
+		panic("analysis: operation stored twice: " + op.op)
 	}
 	if e.opsCollided == nil {
-		e.opsCollided = map[string]*opState{}
+		e.opsCollided = map[[2]uint64]*opState{}
 	}
-	e.opsCollided[op.key] = op
+	e.opsCollided[[2]uint64{op.hash, op.h2}] = op
 }
 
 func (e *engine) remove(op *opState) {
 	if !e.ops.delOp(op.hash, op) {
-		delete(e.opsCollided, op.key)
+		delete(e.opsCollided, [2]uint64{op.hash, op.h2})
 	}
 }
 
@@ -443,7 +440,7 @@ func (e *engine) newOp(r *item) *opState {
 	} else {
 		op = &opState{}
 	}
-	op.key, op.op = r.key, r.op
+	op.op = r.op
 	op.client = e.client(r.client, r.ch)
 	op.method, op.path, op.limits = r.method, r.path, r.limits
 	op.attempts = op.inline[:0]

@@ -355,3 +355,48 @@ func TestCutShortJournal(t *testing.T) {
 		}
 	}
 }
+
+// Operations are told apart by two hashes of their key: two operations whose first hashes
+// collide are still two operations (the second one goes to the collision map), each retry
+// finds its own, and both are judged and evicted.
+func TestEngineFirstHashCollision(t *testing.T) {
+	cfg := DefaultConfig().withDefaults()
+	e := newEngine(&cfg, []string{"j"})
+	var recs []journal.Record
+	for _, r := range []journal.Record{
+		rec("k_a", "a", 0, 503, ra(1000)),
+		rec("k_a", "b", 5, 503, ra(1000)),
+		rec("k_a", "b", 100, 201), // too early after its 503: a retry_after violation of b alone
+		rec("k_a", "a", 1100, 201),
+	} {
+		recs = append(recs, r)
+	}
+	for i := range recs {
+		var it item
+		e.prep.fill(&it, &recs[i])
+		it.h = 42 // every operation's first hash collides
+		e.processItem(&it, 0)
+	}
+	if n := e.ops.len() + len(e.opsCollided); n != 2 {
+		t.Fatalf("%d operations in flight, want 2", n)
+	}
+	rep := e.report(&merger{}, false)
+	if rep.Totals.Operations != 2 || rep.Totals.Retries != 2 || rep.Totals.Succeeded != 2 {
+		t.Errorf("totals %+v, want 2 operations, 2 retries, 2 succeeded", rep.Totals)
+	}
+	for _, c := range rep.Checks {
+		want := 0
+		if c.ID == CheckRetryAfter {
+			want = 1
+		}
+		if c.Violations != want {
+			t.Errorf("%s: %d violations, want %d", c.ID, c.Violations, want)
+		}
+		if c.ID == CheckRetryAfter && len(c.Evidence) == 1 && c.Evidence[0].Op != "b" {
+			t.Errorf("retry_after blames operation %q, want b", c.Evidence[0].Op)
+		}
+	}
+	if e.ops.len() != 0 || len(e.opsCollided) != 0 {
+		t.Errorf("after the report: %d operations in the table, %d in the collision map", e.ops.len(), len(e.opsCollided))
+	}
+}

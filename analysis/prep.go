@@ -18,9 +18,9 @@ type item struct {
 	time     int64  // Record.Time
 	dur      int64  // Record.DurNs
 	ra       int64  // Record.RetryAfterMs
-	h        uint64 // maphash of key
+	h, h2    uint64 // the operation's correlation key, hashed with two seeds (see keyHashes)
 	ch       uint64 // maphash of client
-	idemH    uint64 // maphash of idemKey, 0 when there is none
+	idemH    uint64 // maphash of idemKey (odd), 0 when there is none
 	bodyH    uint64 // maphash of Record.BodyHash, 0 when there is no idemKey
 	limits   uint64 // bit i set: Config.RateLimits[i] matches method and path (i < 64)
 	attempt  int32
@@ -28,7 +28,6 @@ type item struct {
 	act      uint8 // action as an action* code
 	executed bool
 	replayed bool
-	key      string // correlation key of the operation
 	op       string
 	client   string
 	method   string
@@ -72,10 +71,10 @@ func isFaultCode(act uint8) bool {
 	return act == actOther || act == actTruncate || act == actSlowBody
 }
 
-// prep computes an item's derived fields. It only reads its configuration, so the readers
-// of several sources share one.
+// prep computes an item's derived fields. It only reads its configuration, so the parsers
+// of every source share one.
 type prep struct {
-	seed        maphash.Seed
+	seed, seed2 maphash.Seed
 	correlation string
 	limits      []rateLimitMatch
 }
@@ -84,42 +83,65 @@ type prep struct {
 type rateLimitMatch struct{ method, path string }
 
 func newPrep(cfg *Config, seed maphash.Seed) *prep {
-	p := &prep{seed: seed, correlation: cfg.Correlation}
+	p := &prep{seed: seed, seed2: maphash.MakeSeed(), correlation: cfg.Correlation}
 	for _, l := range cfg.RateLimits {
 		p.limits = append(p.limits, rateLimitMatch{l.Method, l.Path})
 	}
 	return p
 }
 
-// correlate returns the operation key of a record.
-func (p *prep) correlate(r *journal.Record) string {
+// keyHashes returns the operation a record belongs to as two 64-bit hashes of its
+// correlation key, with independent seeds: Record.Op in header mode; in idempotency_key
+// mode the client and the key; else (and when those are empty) the fingerprint of client,
+// method, path and body hash. The engine tells operations apart by the 128 bits alone:
+// two keys share them with a probability of about n²/2^129 for n operations (under 10^-25
+// for a billion), and the key strings need be neither built nor kept.
+func (p *prep) keyHashes(r *journal.Record) (uint64, uint64) {
 	switch p.correlation {
 	case CorrelateHeader:
 		if r.Op != "" {
-			return r.Op
+			return maphash.String(p.seed, r.Op), maphash.String(p.seed2, r.Op)
 		}
 	case CorrelateIdemKey:
 		if r.IdemKey != "" {
-			return "k\x00" + r.Client + "\x00" + r.IdemKey
+			return p.joined(p.seed, "k", r.Client, r.IdemKey), p.joined(p.seed2, "k", r.Client, r.IdemKey)
 		}
 	}
-	return "f\x00" + r.Client + "\x00" + r.Method + "\x00" + r.Path + "\x00" + r.BodyHash
+	return p.joined(p.seed, "f", r.Client, r.Method, r.Path, r.BodyHash),
+		p.joined(p.seed2, "f", r.Client, r.Method, r.Path, r.BodyHash)
 }
+
+// joined hashes the parts as one string, each after a NUL but the first: the parts are
+// not concatenated in memory.
+func (p *prep) joined(seed maphash.Seed, parts ...string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for i, s := range parts {
+		if i > 0 {
+			h.WriteByte(0)
+		}
+		h.WriteString(s)
+	}
+	return h.Sum64()
+}
+
+// fillRecord is fill with the arguments in journal.ScanInto's order.
+func (p *prep) fillRecord(r *journal.Record, it *item) { p.fill(it, r) }
 
 // fill sets it from r.
 func (p *prep) fill(it *item, r *journal.Record) {
-	key := p.correlate(r)
+	h, h2 := p.keyHashes(r)
 	*it = item{
 		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs,
-		h:       maphash.String(p.seed, key),
+		h: h, h2: h2,
 		ch:      maphash.String(p.seed, r.Client),
 		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: actionCode(r.Action),
 		executed: r.Executed, replayed: r.Replayed,
-		key: key, op: r.Op, client: r.Client, method: r.Method, path: r.Path,
+		op: r.Op, client: r.Client, method: r.Method, path: r.Path,
 		idemKey: r.IdemKey, rule: r.Rule, action: r.Action,
 	}
 	if r.IdemKey != "" { // the key and body hashes serve the idempotency-key findings only
-		it.idemH = maphash.String(p.seed, r.IdemKey)
+		it.idemH = maphash.String(p.seed, r.IdemKey) | 1 // 0 is "no key"
 		it.bodyH = maphash.String(p.seed, r.BodyHash)
 	}
 	for i := range p.limits {

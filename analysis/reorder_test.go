@@ -32,9 +32,7 @@ func TestReorderRing(t *testing.T) {
 			now := int64(0)
 			release := func(all bool) {
 				for ro.releasable(all) {
-					var it item
-					ro.pop(&it)
-					got = append(got, it.seq)
+					got = append(got, ro.pop().it.seq)
 				}
 				for len(ref) > 0 && (all || ref[0].time <= maxSeen-tc.window) {
 					want = append(want, ref[0].seq)
@@ -47,8 +45,7 @@ func TestReorderRing(t *testing.T) {
 				if tc.jitter > 0 && rng.IntN(10) == 0 {
 					tm -= rng.Int64N(tc.jitter)
 				}
-				*ro.push() = item{seq: uint64(i), time: tm}
-				ro.placed()
+				ro.push(&item{seq: uint64(i), time: tm}, nil)
 				maxSeen = max(maxSeen, tm)
 				k, _ := slices.BinarySearchFunc(ref, tm, func(a item, t int64) int {
 					if a.time <= t {

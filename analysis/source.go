@@ -22,16 +22,29 @@ const batchSize = 1024
 // batch is a run of one source's items in time order; the last batch of a source has
 // done set and carries the source's statistics and error.
 type batch struct {
-	recs  []item
-	done  bool
-	err   error
-	lines int64
-	torn  int
-	bad   []error
+	its []*item
+	// release are the blocks whose items are all in this batch or earlier ones: the
+	// engine releases them once it is past this batch.
+	release []*journal.Block[item]
+	done    bool
+	err     error
+	lines   int64
+	torn    int
+	bad     []error
 }
 
-// readSource decodes src in its own goroutine (journal.Scan parses in parallel), puts its
-// records in time order and sends them in batches; the last batch has done set.
+// held is a block of items the reorder buffer still points into: left of its items are
+// not yet in a batch.
+type held struct {
+	b    *journal.Block[item]
+	left int
+}
+
+// readSource decodes src in its own goroutine (journal.ScanInto parses in parallel and
+// its parsers turn records into items), puts the items in time order and sends them in
+// batches; the last batch has done set. Items are not copied: the reorder buffer and the
+// batches point into the blocks the parsers filled, and the engine releases a block once
+// it has processed all of its items.
 //
 // The proxy writes a record when its attempt completes, so a slow attempt is written after
 // later ones. The reader keeps the records of the last window (the reorder buffer) and
@@ -42,10 +55,10 @@ func readSource(ctx context.Context, src Source, p *prep, window int64, out chan
 	newBatch := func() *batch {
 		select {
 		case b := <-free:
-			b.recs = b.recs[:0]
+			b.its, b.release = b.its[:0], b.release[:0]
 			return b
 		default:
-			return &batch{recs: make([]item, 0, batchSize)}
+			return &batch{its: make([]*item, 0, batchSize)}
 		}
 	}
 	send := func(b *batch) error {
@@ -62,25 +75,35 @@ func readSource(ctx context.Context, src Source, p *prep, window int64, out chan
 	// whenever it fills up.
 	release := func(all bool) error {
 		for ro.releasable(all) {
-			if len(b.recs) == cap(b.recs) {
+			if len(b.its) == cap(b.its) {
 				if err := send(b); err != nil {
 					return err
 				}
 				b = newBatch()
 			}
-			n := len(b.recs)
-			b.recs = b.recs[:n+1]
-			ro.pop(&b.recs[n])
+			e := ro.pop()
+			b.its = append(b.its, e.it)
+			if e.h.left--; e.h.left == 0 {
+				b.release = append(b.release, e.h.b)
+			}
 		}
 		return nil
 	}
 	taken := 0
-	st, err := journal.Scan(ctx, src.R, src.Name, func(r *journal.Record) error {
-		p.fill(ro.push(), r) // a Record's strings are never reused by Scan
-		ro.placed()
-		if taken++; taken == batchSize {
-			taken = 0
-			return release(false)
+	st, err := journal.ScanInto(ctx, src.R, src.Name, p.fillRecord, func(blk *journal.Block[item]) error {
+		if len(blk.Items) == 0 {
+			blk.Release()
+			return nil
+		}
+		h := &held{b: blk, left: len(blk.Items)}
+		for i := range blk.Items {
+			ro.push(&blk.Items[i], h)
+			if taken++; taken == batchSize {
+				taken = 0
+				if err := release(false); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -98,45 +121,42 @@ func readSource(ctx context.Context, src Source, p *prep, window int64, out chan
 // reorder is a source's reorder buffer: a ring of items sorted by time (stable: equal
 // times keep journal order) from head on.
 type reorder struct {
-	buf     []item // len is a power of two
+	buf     []roEntry // len is a power of two
 	head, n int
 	maxSeen int64
 	window  int64
 }
 
-func (ro *reorder) at(i int) *item { return &ro.buf[(ro.head+i)&(len(ro.buf)-1)] }
+// roEntry is an item in the reorder buffer, with its time at hand for sorting.
+type roEntry struct {
+	time int64
+	it   *item
+	h    *held
+}
 
-// push returns room for one more item at the end of the buffer; placed then moves it to
-// its place.
-func (ro *reorder) push() *item {
+func (ro *reorder) at(i int) *roEntry { return &ro.buf[(ro.head+i)&(len(ro.buf)-1)] }
+
+// push adds it, of block h, in its place in time order. Records almost always arrive in
+// order, so this usually moves nothing.
+func (ro *reorder) push(it *item, h *held) {
 	if ro.n == len(ro.buf) {
-		grown := make([]item, max(1024, 2*len(ro.buf)))
+		grown := make([]roEntry, max(1024, 2*len(ro.buf)))
 		for i := range ro.n {
 			grown[i] = *ro.at(i)
 		}
 		ro.buf, ro.head = grown, 0
 	}
-	ro.n++
-	return ro.at(ro.n - 1)
-}
-
-// placed moves the item push returned back to its place in time order. Records almost
-// always arrive in order, so this usually moves nothing.
-func (ro *reorder) placed() {
-	i := ro.n - 1
-	t := ro.at(i).time
+	t := it.time
 	if t > ro.maxSeen {
 		ro.maxSeen = t
 	}
-	if i == 0 || ro.at(i-1).time <= t {
-		return
-	}
-	it := *ro.at(i)
+	i := ro.n
+	ro.n++
 	for i > 0 && ro.at(i-1).time > t {
 		*ro.at(i) = *ro.at(i - 1)
 		i--
 	}
-	*ro.at(i) = it
+	*ro.at(i) = roEntry{time: t, it: it, h: h}
 }
 
 // releasable reports whether the head item may go: all of them at the end of the source,
@@ -148,11 +168,13 @@ func (ro *reorder) releasable(all bool) bool {
 	return all || ro.buf[ro.head].time <= ro.maxSeen-ro.window
 }
 
-// pop moves the head item to dst. Its slot keeps the item's strings until it is reused.
-func (ro *reorder) pop(dst *item) {
-	*dst = ro.buf[ro.head]
+// pop removes the head entry and returns it.
+func (ro *reorder) pop() roEntry {
+	e := ro.buf[ro.head]
+	ro.buf[ro.head] = roEntry{}
 	ro.head = (ro.head + 1) & (len(ro.buf) - 1)
 	ro.n--
+	return e
 }
 
 // sourceState is the analysing side of one source: the batch being consumed.
@@ -168,11 +190,15 @@ type sourceState struct {
 
 // head returns the source's next item without consuming it, or nil at its end.
 func (s *sourceState) head(ctx context.Context) (*item, error) {
-	for s.cur == nil || s.pos == len(s.cur.recs) {
+	for s.cur == nil || s.pos == len(s.cur.its) {
 		if s.done {
 			return nil, nil
 		}
 		if s.cur != nil {
+			for _, blk := range s.cur.release {
+				blk.Release()
+			}
+			clear(s.cur.release)
 			select { // hand the consumed batch back; the reader allocates when none is free
 			case s.free <- s.cur:
 			default:
@@ -194,14 +220,14 @@ func (s *sourceState) head(ctx context.Context) (*item, error) {
 			}
 		}
 	}
-	return &s.cur.recs[s.pos], nil
+	return s.cur.its[s.pos], nil
 }
 
 // peek returns the item k places after the next one, or nil when it is not at hand.
 func (s *sourceState) peek(k int) *item {
 	if s.cur != nil {
-		if i := s.pos + k; i < len(s.cur.recs) {
-			return &s.cur.recs[i]
+		if i := s.pos + k; i < len(s.cur.its) {
+			return s.cur.its[i]
 		}
 	}
 	return nil

@@ -18,7 +18,7 @@ func TestOpTableAgainstMap(t *testing.T) {
 			if _, ok := ref[h]; ok {
 				continue
 			}
-			op := &opState{key: "k"}
+			op := &opState{op: "k"}
 			live = append(live, h)
 			tab.put(h, op)
 			ref[h] = op

@@ -134,6 +134,7 @@ type internEntry struct {
 type decoder struct {
 	intern  *[internSlots]internEntry
 	scratch []byte
+	rec     Record // what ScanInto decodes into before converting
 	// spans are the plain (unescaped, valid UTF-8) values of the fields that are not
 	// interned, as offsets into the line: setSpans copies them all into one string at the
 	// end, carved from arena.

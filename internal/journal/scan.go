@@ -28,12 +28,12 @@ const (
 	scanChunks    = 8
 )
 
-// chunk is a run of whole lines and, once parsed, its records.
-type chunk struct {
+// chunk is a run of whole lines and, once parsed, what its records decoded to.
+type chunk[T any] struct {
 	seq   int
 	data  []byte
 	final bool // data ends at the end of the journal: its last line may be torn
-	recs  []Record
+	out   []T
 	lines int64
 	torn  int
 	bad   []lineError
@@ -62,15 +62,90 @@ type lineError struct {
 // inside one r.Read call; it exits when that call returns, without touching r again.
 func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error) (ScanStats, error) {
 	var st ScanStats
+	decode := func(d *decoder, line []byte, dst *Record) error { return d.decode(line, dst) }
+	deliver := func(c *chunk[Record]) error {
+		for i := range c.out {
+			if err := fn(&c.out[i]); err != nil {
+				st.Records += int64(i + 1)
+				return err
+			}
+		}
+		st.Records += int64(len(c.out))
+		return nil
+	}
+	err := scan(ctx, r, name, nil, decode, deliver, &st)
+	return st, err
+}
+
+// Block is a run of records, in file order, that ScanInto converted; its owner calls
+// Release once it no longer reads Items, so that their memory is used again.
+type Block[T any] struct {
+	Items []T
+	pool  chan []T
+}
+
+// Release hands b's memory back to its scan. b and its Items must not be used after.
+func (b *Block[T]) Release() {
+	if b.pool == nil {
+		return
+	}
+	select {
+	case b.pool <- b.Items[:0]:
+	default:
+	}
+	b.Items, b.pool = nil, nil
+}
+
+// blockPool is how many released blocks' memory ScanInto keeps for reuse.
+const blockPool = 64
+
+// ScanInto is Scan for a caller that keeps records beyond its callback and wants each one
+// in its own form: the parser goroutines convert every record they decode with conv (so
+// conv runs concurrently and must only read shared state), and fn receives the converted
+// records chunk by chunk, in file order, as Blocks it owns until it releases them. No
+// record is copied after conv wrote it. Errors, stats and stopping are as for Scan.
+func ScanInto[T any](ctx context.Context, r io.Reader, name string, conv func(*Record, *T), fn func(*Block[T]) error) (ScanStats, error) {
+	var st ScanStats
+	pool := make(chan []T, blockPool)
+	newOut := func() []T {
+		select {
+		case s := <-pool:
+			return s
+		default:
+			return nil
+		}
+	}
+	decode := func(d *decoder, line []byte, dst *T) error {
+		if err := d.decode(line, &d.rec); err != nil {
+			return err
+		}
+		conv(&d.rec, dst)
+		return nil
+	}
+	deliver := func(c *chunk[T]) error {
+		b := &Block[T]{Items: c.out, pool: pool}
+		c.out = nil // the parser takes another from the pool
+		st.Records += int64(len(b.Items))
+		return fn(b)
+	}
+	err := scan(ctx, r, name, newOut, decode, deliver, &st)
+	return st, err
+}
+
+// scan is the pipeline of Scan and ScanInto: decode fills one element of a chunk's out
+// per record (out comes from newOut when a chunk has none, if newOut is not nil), and
+// deliver is called for every parsed chunk in order, from the calling goroutine.
+func scan[T any](ctx context.Context, r io.Reader, name string, newOut func() []T,
+	decode func(d *decoder, line []byte, dst *T) error, deliver func(*chunk[T]) error, st *ScanStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	free := make(chan *chunk, scanChunks)
+	free := make(chan *chunk[T], scanChunks)
 	for range scanChunks {
-		free <- &chunk{data: make([]byte, 0, scanChunkSize)}
+		free <- &chunk[T]{data: make([]byte, 0, scanChunkSize)}
 	}
-	work := make(chan *chunk, scanChunks)
-	results := make(chan *chunk, scanChunks)
+	work := make(chan *chunk[T], scanChunks)
+	results := make(chan *chunk[T], scanChunks)
 	readErr := make(chan error, 1)
 
 	go func() {
@@ -82,7 +157,7 @@ func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error)
 		parsers.Go(func() {
 			d := newDecoder()
 			for {
-				var c *chunk
+				var c *chunk[T]
 				select {
 				case c = <-work:
 				case <-ctx.Done():
@@ -91,7 +166,10 @@ func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error)
 				if c == nil {
 					return // work closed
 				}
-				parseChunk(d, c)
+				if c.out == nil && newOut != nil {
+					c.out = newOut()
+				}
+				parseChunk(d, c, decode)
 				select {
 				case results <- c:
 				case <-ctx.Done():
@@ -105,25 +183,25 @@ func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error)
 		close(results)
 	}()
 
-	err := mergeChunks(ctx, name, results, free, fn, &st)
+	err := mergeChunks(ctx, name, results, free, deliver, st)
 	if err != nil {
 		// Stop the pipeline. The parsers exit on ctx; the reader exits on ctx once its
 		// current Read returns. Nothing waits for it: a Read on a pipe may block.
 		cancel()
-		return st, err
+		return err
 	}
 	// results was closed after the parsers saw work closed: the reader is done.
 	if rerr := <-readErr; rerr != nil {
-		return st, fmt.Errorf("read %s: %w", name, rerr)
+		return fmt.Errorf("read %s: %w", name, rerr)
 	}
-	return st, nil
+	return nil
 }
 
 // readChunks cuts r into chunks of whole lines and sends them to work in order.
-func readChunks(ctx context.Context, r io.Reader, free <-chan *chunk, work chan<- *chunk) error {
+func readChunks[T any](ctx context.Context, r io.Reader, free <-chan *chunk[T], work chan<- *chunk[T]) error {
 	var carry []byte // the partial line at the end of the previous read
 	for seq := 0; ; seq++ {
-		var c *chunk
+		var c *chunk[T]
 		select {
 		case c = <-free:
 		case <-ctx.Done():
@@ -176,9 +254,9 @@ func readChunks(ctx context.Context, r io.Reader, free <-chan *chunk, work chan<
 	}
 }
 
-// parseChunk decodes every line of c into c.recs.
-func parseChunk(d *decoder, c *chunk) {
-	c.recs, c.lines, c.torn, c.bad = c.recs[:0], 0, 0, c.bad[:0]
+// parseChunk decodes every line of c into c.out.
+func parseChunk[T any](d *decoder, c *chunk[T], decode func(*decoder, []byte, *T) error) {
+	c.out, c.lines, c.torn, c.bad = c.out[:0], 0, 0, c.bad[:0]
 	data := c.data
 	for len(data) > 0 {
 		var line []byte
@@ -192,14 +270,14 @@ func parseChunk(d *decoder, c *chunk) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if len(c.recs) < cap(c.recs) {
-			c.recs = c.recs[:len(c.recs)+1]
+		if len(c.out) < cap(c.out) {
+			c.out = c.out[:len(c.out)+1]
 		} else {
-			c.recs = append(c.recs, Record{})
+			var zero T
+			c.out = append(c.out, zero)
 		}
-		rec := &c.recs[len(c.recs)-1]
-		if err := d.decode(line, rec); err != nil {
-			c.recs = c.recs[:len(c.recs)-1]
+		if err := decode(d, line, &c.out[len(c.out)-1]); err != nil {
+			c.out = c.out[:len(c.out)-1]
 			if !complete && c.final {
 				c.torn++
 				continue
@@ -209,10 +287,10 @@ func parseChunk(d *decoder, c *chunk) {
 	}
 }
 
-// mergeChunks delivers the parsed chunks' records to fn in order and recycles the chunks.
-func mergeChunks(ctx context.Context, name string, results <-chan *chunk, free chan<- *chunk,
-	fn func(*Record) error, st *ScanStats) error {
-	pending := make(map[int]*chunk, scanChunks)
+// mergeChunks delivers the parsed chunks to deliver in order and recycles the chunks.
+func mergeChunks[T any](ctx context.Context, name string, results <-chan *chunk[T], free chan<- *chunk[T],
+	deliver func(*chunk[T]) error, st *ScanStats) error {
+	pending := make(map[int]*chunk[T], scanChunks)
 	next := 0
 	for {
 		c, ok := pending[next]
@@ -240,13 +318,9 @@ func mergeChunks(ctx context.Context, name string, results <-chan *chunk, free c
 		}
 		st.Lines += c.lines
 		st.Torn += c.torn
-		for i := range c.recs {
-			if err := fn(&c.recs[i]); err != nil {
-				st.Records += int64(i + 1)
-				return err
-			}
+		if err := deliver(c); err != nil {
+			return err
 		}
-		st.Records += int64(len(c.recs))
 		next++
 		free <- c
 		if err := ctx.Err(); err != nil {
