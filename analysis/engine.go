@@ -50,7 +50,7 @@ func (a *attempt) retryAt() (int64, bool) {
 // Its fields are ordered by use: those that finding, listing and evicting an operation
 // touch come first, in one cache line.
 type opState struct {
-	hash, h2     uint64 // item.h and item.h2: the operation's identity
+	hash, h2     uint64   // item.h and item.h2: the operation's identity
 	prev, next   *opState // eviction list, oldest activity first
 	list         *opList  // the list op is on
 	lastEnd      int64
