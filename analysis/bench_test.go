@@ -72,7 +72,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.StopTimer()
 		e := newEngine(&cfg, []string{"bench"})
 		for i := range recs {
-			e.prep.fill(&items[i], &recs[i])
+			e.conv.fill(&items[i], &recs[i])
 		}
 		b.StartTimer()
 		cpu0 := cpuTime()

@@ -49,7 +49,7 @@ func (c *backoffCheck) opDone(e *engine, op *opState) {
 			continue
 		}
 		gap := cur.time - prev.end()
-		if gap < 0 || prev.action == journal.ActionHang {
+		if gap < 0 || prev.at.action == journal.ActionHang {
 			prevGap = -1
 			continue
 		}

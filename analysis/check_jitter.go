@@ -74,7 +74,7 @@ func (c *jitterCheck) opDone(e *engine, op *opState) {
 	if delay < 0 {
 		return
 	}
-	k := jitterKey{f.rule, f.status}
+	k := jitterKey{f.at.rule, f.status}
 	g := c.groups[k]
 	if g == nil {
 		if len(c.groups) >= maxJitterGroups {

@@ -28,9 +28,8 @@ type attempt struct {
 	status   int32
 	executed bool
 	replayed bool
-	act      uint8 // action code
-	action   string
-	rule     string
+	act      uint8  // action code
+	at       *attrs // rule and action
 	idemKey  string
 }
 
@@ -72,7 +71,7 @@ func (o *opState) add(r *item, src int) *attempt {
 	a := attempt{
 		seq: r.seq, time: r.time, dur: r.dur, ra: r.ra, idemH: r.idemH, bodyH: r.bodyH, src: int32(src),
 		no: r.attempt, status: r.status, executed: r.executed, replayed: r.replayed,
-		act: r.act, action: r.action, rule: r.rule, idemKey: r.idemKey,
+		act: r.act, at: r.at, idemKey: r.idemKey,
 	}
 	if a.dur < 0 {
 		a.dur = 0
@@ -165,9 +164,10 @@ type engine struct {
 
 	seed         maphash.Seed
 	prep         *prep
-	cur          *item // the record being processed, for the attempt hooks
-	judgeSingle  bool  // operations of one attempt go through the opDone hooks too
-	cutting      bool  // the final eviction of cut-short journals: open failures are cut
+	conv         *converter // for process
+	cur          *item      // the record being processed, for the attempt hooks
+	judgeSingle  bool       // operations of one attempt go through the opDone hooks too
+	cutting      bool       // the final eviction of cut-short journals: open failures are cut
 	dup          *duplicateCheck
 	ops          *opTable // by maphash of the key; collisions go to opsCollided
 	opsCollided  map[[2]uint64]*opState
@@ -234,6 +234,7 @@ func newEngine(cfg *Config, names []string) *engine {
 		}
 	}
 	e.prep = newPrep(cfg, e.seed)
+	e.conv = e.prep.newConverter()
 	// Every per-operation check but max_attempts judges retries, and max_attempts can only
 	// fault an operation of one attempt with a cap below 1 or a negative span (withDefaults
 	// rules both out): most operations, those without a retry, skip the opDone hooks.
@@ -280,7 +281,7 @@ func (e *engine) client(id string, h uint64) *clientState {
 // process handles one record.
 func (e *engine) process(r *journal.Record, src int) {
 	var it item
-	e.prep.fill(&it, r)
+	e.conv.fill(&it, r)
 	e.processItem(&it, src)
 }
 
@@ -367,7 +368,7 @@ const prefetchAhead = 6
 func (e *engine) prefetch(it *item) {
 	prefetch(uintptr(unsafe.Pointer(&e.ops.slots[it.h&e.ops.mask])))
 	if e.dup != nil && it.idemH != 0 {
-		prefetch(uintptr(unsafe.Pointer(e.dup.slot(keyHash(it.idemH, it.ch*clientHashMul)))))
+		prefetch(uintptr(unsafe.Pointer(e.dup.slot(keyHash(it.idemH, it.at.ch*clientHashMul)))))
 	}
 }
 
@@ -441,8 +442,12 @@ func (e *engine) newOp(r *item) *opState {
 		op = &opState{}
 	}
 	op.op = r.op
-	op.client = e.client(r.client, r.ch)
-	op.method, op.path, op.limits = r.method, r.path, r.limits
+	at := r.at
+	if at.cl == nil {
+		at.cl = e.client(at.client, at.ch)
+	}
+	op.client = at.cl
+	op.method, op.path, op.limits = at.method, r.path, r.limits
 	op.attempts = op.inline[:0]
 	op.lastEnd, op.maxNo = 0, 0
 	return op
@@ -580,8 +585,8 @@ func (e *engine) ref(op *opState, a *attempt) AttemptRef {
 		Method:       op.method,
 		Path:         op.path,
 		Status:       int(a.status),
-		Action:       a.action,
-		Rule:         a.rule,
+		Action:       a.at.action,
+		Rule:         a.at.rule,
 		RetryAfterMs: a.ra,
 		IdemKey:      a.idemKey,
 	}

@@ -373,7 +373,7 @@ func TestEngineFirstHashCollision(t *testing.T) {
 	}
 	for i := range recs {
 		var it item
-		e.prep.fill(&it, &recs[i])
+		e.conv.fill(&it, &recs[i])
 		it.h = 42 // every operation's first hash collides
 		e.processItem(&it, 0)
 	}

@@ -3,38 +3,46 @@ package analysis
 import (
 	"hash/maphash"
 	"math"
+	"unsafe"
 
 	"github.com/retrylab/retrylab/internal/journal"
 )
 
 // item is the part of a journal record the engine reads, with what it needs computed in
-// advance by the source's reader goroutine, so that the engine's single goroutine does
-// only the work that depends on the order of records: hashing, string building and
-// pattern matching happen beside it. It leaves out the fields no check reads (mono,
-// upstream status, error, body, the raw Retry-After), which matters as every item crosses
-// from one core to the other.
+// advance by the parser that decoded it, so that the engine's single goroutine does only
+// the work that depends on the order of records: hashing, interning and pattern matching
+// happen beside it. It leaves out the fields no check reads (mono, upstream status, error,
+// body, the raw Retry-After), and the values records share (client, method, rule, action)
+// are one pointer to their attrs: the engine reads items seconds after they were written
+// (the reorder window), so every byte of an item costs.
 type item struct {
 	seq      uint64
 	time     int64  // Record.Time
 	dur      int64  // Record.DurNs
 	ra       int64  // Record.RetryAfterMs
 	h, h2    uint64 // the operation's correlation key, hashed with two seeds (see keyHashes)
-	ch       uint64 // maphash of client
 	idemH    uint64 // maphash of idemKey (odd), 0 when there is none
 	bodyH    uint64 // maphash of Record.BodyHash, 0 when there is no idemKey
 	limits   uint64 // bit i set: Config.RateLimits[i] matches method and path (i < 64)
+	at       *attrs
 	attempt  int32
 	status   int32
-	act      uint8 // action as an action* code
+	act      uint8 // at.act, at hand
 	executed bool
 	replayed bool
 	op       string
-	client   string
-	method   string
 	path     string
 	idemKey  string
-	rule     string
-	action   string
+}
+
+// attrs are the values of a record that many records share, with what is derived from
+// them. A converter hands out one attrs per combination it sees (see converter.attrs),
+// never changed after; only the engine's cache cl is written later, by the engine alone.
+type attrs struct {
+	client, method, rule, action string
+	ch                           uint64 // maphash of client
+	act                          uint8  // action as an action* code
+	cl                           *clientState
 }
 
 // Action codes: the actions the engine branches on, and the rest.
@@ -125,20 +133,56 @@ func (p *prep) joined(seed maphash.Seed, parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// fillRecord is fill with the arguments in journal.ScanInto's order.
-func (p *prep) fillRecord(r *journal.Record, it *item) { p.fill(it, r) }
+// converter turns records into items for one goroutine: it keeps the attrs it handed out
+// last, so that the records of a client (whose strings the decoder interns) share one.
+type converter struct {
+	p     *prep
+	cache [attrsSlots]*attrs
+}
+
+// attrsSlots is the size of a converter's direct-mapped attrs cache.
+const attrsSlots = 256
+
+func (p *prep) newConverter() *converter { return &converter{p: p} }
+
+// newConv is journal.ScanInto's converter factory: one converter per parser.
+func (p *prep) newConv() func(*journal.Record, *item) {
+	c := p.newConverter()
+	return func(r *journal.Record, it *item) { c.fill(it, r) }
+}
+
+// attrs returns the attrs of r's client, method, rule and action, from the cache when the
+// decoder gave the same strings again (compared by value; equal interned strings compare
+// by their pointer at once).
+func (c *converter) attrs(r *journal.Record) *attrs {
+	k := uintptr(len(r.Client)) ^ uintptr(len(r.Action))<<4 ^ uintptr(len(r.Rule))<<8 ^ uintptr(len(r.Method))<<12
+	if len(r.Client) > 0 {
+		k ^= uintptr(unsafe.Pointer(unsafe.StringData(r.Client))) >> 3
+	}
+	if len(r.Action) > 0 {
+		k ^= uintptr(unsafe.Pointer(unsafe.StringData(r.Action))) >> 5
+	}
+	slot := &c.cache[(k*0x9E3779B97F4A7C15>>32)%attrsSlots]
+	if a := *slot; a != nil && a.client == r.Client && a.action == r.Action && a.rule == r.Rule && a.method == r.Method {
+		return a
+	}
+	a := &attrs{client: r.Client, method: r.Method, rule: r.Rule, action: r.Action,
+		ch: maphash.String(c.p.seed, r.Client), act: actionCode(r.Action)}
+	*slot = a
+	return a
+}
 
 // fill sets it from r.
-func (p *prep) fill(it *item, r *journal.Record) {
+func (c *converter) fill(it *item, r *journal.Record) {
+	p := c.p
 	h, h2 := p.keyHashes(r)
+	at := c.attrs(r)
 	*it = item{
 		seq: r.Seq, time: r.Time, dur: r.DurNs, ra: r.RetryAfterMs,
-		h: h, h2: h2,
-		ch:      maphash.String(p.seed, r.Client),
-		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: actionCode(r.Action),
+		h: h, h2: h2, at: at,
+		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: at.act,
 		executed: r.Executed, replayed: r.Replayed,
-		op: r.Op, client: r.Client, method: r.Method, path: r.Path,
-		idemKey: r.IdemKey, rule: r.Rule, action: r.Action,
+		op: r.Op, path: r.Path, idemKey: r.IdemKey,
 	}
 	if r.IdemKey != "" { // the key and body hashes serve the idempotency-key findings only
 		it.idemH = maphash.String(p.seed, r.IdemKey) | 1 // 0 is "no key"

@@ -90,7 +90,7 @@ func readSource(ctx context.Context, src Source, p *prep, window int64, out chan
 		return nil
 	}
 	taken := 0
-	st, err := journal.ScanInto(ctx, src.R, src.Name, p.fillRecord, func(blk *journal.Block[item]) error {
+	st, err := journal.ScanInto(ctx, src.R, src.Name, p.newConv, func(blk *journal.Block[item]) error {
 		if len(blk.Items) == 0 {
 			blk.Release()
 			return nil

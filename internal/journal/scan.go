@@ -63,6 +63,7 @@ type lineError struct {
 func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error) (ScanStats, error) {
 	var st ScanStats
 	decode := func(d *decoder, line []byte, dst *Record) error { return d.decode(line, dst) }
+	newDecode := func() func(*decoder, []byte, *Record) error { return decode }
 	deliver := func(c *chunk[Record]) error {
 		for i := range c.out {
 			if err := fn(&c.out[i]); err != nil {
@@ -73,7 +74,7 @@ func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error)
 		st.Records += int64(len(c.out))
 		return nil
 	}
-	err := scan(ctx, r, name, nil, decode, deliver, &st)
+	err := scan(ctx, r, name, nil, newDecode, deliver, &st)
 	return st, err
 }
 
@@ -100,11 +101,13 @@ func (b *Block[T]) Release() {
 const blockPool = 64
 
 // ScanInto is Scan for a caller that keeps records beyond its callback and wants each one
-// in its own form: the parser goroutines convert every record they decode with conv (so
-// conv runs concurrently and must only read shared state), and fn receives the converted
+// in its own form: every parser goroutine gets a converter from newConv and converts each
+// record it decodes with it (so a converter may keep state of its own, while newConv and
+// what converters share must be safe for concurrent use), and fn receives the converted
 // records chunk by chunk, in file order, as Blocks it owns until it releases them. No
-// record is copied after conv wrote it. Errors, stats and stopping are as for Scan.
-func ScanInto[T any](ctx context.Context, r io.Reader, name string, conv func(*Record, *T), fn func(*Block[T]) error) (ScanStats, error) {
+// record is copied after its converter wrote it. Errors, stats and stopping are as for
+// Scan.
+func ScanInto[T any](ctx context.Context, r io.Reader, name string, newConv func() func(*Record, *T), fn func(*Block[T]) error) (ScanStats, error) {
 	var st ScanStats
 	pool := make(chan []T, blockPool)
 	newOut := func() []T {
@@ -115,12 +118,15 @@ func ScanInto[T any](ctx context.Context, r io.Reader, name string, conv func(*R
 			return nil
 		}
 	}
-	decode := func(d *decoder, line []byte, dst *T) error {
-		if err := d.decode(line, &d.rec); err != nil {
-			return err
+	newDecode := func() func(d *decoder, line []byte, dst *T) error {
+		conv := newConv()
+		return func(d *decoder, line []byte, dst *T) error {
+			if err := d.decode(line, &d.rec); err != nil {
+				return err
+			}
+			conv(&d.rec, dst)
+			return nil
 		}
-		conv(&d.rec, dst)
-		return nil
 	}
 	deliver := func(c *chunk[T]) error {
 		b := &Block[T]{Items: c.out, pool: pool}
@@ -128,15 +134,16 @@ func ScanInto[T any](ctx context.Context, r io.Reader, name string, conv func(*R
 		st.Records += int64(len(b.Items))
 		return fn(b)
 	}
-	err := scan(ctx, r, name, newOut, decode, deliver, &st)
+	err := scan(ctx, r, name, newOut, newDecode, deliver, &st)
 	return st, err
 }
 
-// scan is the pipeline of Scan and ScanInto: decode fills one element of a chunk's out
-// per record (out comes from newOut when a chunk has none, if newOut is not nil), and
-// deliver is called for every parsed chunk in order, from the calling goroutine.
+// scan is the pipeline of Scan and ScanInto: each parser's decode (from newDecode) fills
+// one element of a chunk's out per record (out comes from newOut when a chunk has none, if
+// newOut is not nil), and deliver is called for every parsed chunk in order, from the
+// calling goroutine.
 func scan[T any](ctx context.Context, r io.Reader, name string, newOut func() []T,
-	decode func(d *decoder, line []byte, dst *T) error, deliver func(*chunk[T]) error, st *ScanStats) error {
+	newDecode func() func(d *decoder, line []byte, dst *T) error, deliver func(*chunk[T]) error, st *ScanStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -156,6 +163,7 @@ func scan[T any](ctx context.Context, r io.Reader, name string, newOut func() []
 	for range scanParsers {
 		parsers.Go(func() {
 			d := newDecoder()
+			decode := newDecode()
 			for {
 				var c *chunk[T]
 				select {
