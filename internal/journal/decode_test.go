@@ -185,6 +185,29 @@ func TestInterning(t *testing.T) {
 	}
 }
 
+// Values of 17 to 24 bytes that share their first and last eight bytes (and so their
+// intern slot) differ in the middle: each decodes to itself, however they alternate.
+func TestInterningMiddleBytes(t *testing.T) {
+	d := newDecoder()
+	for n := 17; n <= 26; n++ {
+		var vals []string
+		// byte 8 (mid[0]) lies in neither the first nor the last eight bytes for n <= 24
+		for _, mid := range []string{"aaaaaaaaaaaa", "baaaaaaaaaaa", "abaaaaaaaaaa", "aaaaabaaaaaa", "zzzzzzzzzzzz"} {
+			vals = append(vals, "k_"+"0123456"[:6]+mid[:n-14]+"9876543"[:6])
+		}
+		for i := range 4 * len(vals) {
+			want := vals[(i*3)%len(vals)]
+			var got Record
+			if err := d.decode(AppendRecord(nil, &Record{Client: want, Path: want}), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Client != want || got.Path != want {
+				t.Fatalf("n=%d: decoded client %q path %q, want %q", n, got.Client, got.Path, want)
+			}
+		}
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // FuzzDecoderMatchesEncodingJSON holds the hand-written decoder to encoding/json: it must

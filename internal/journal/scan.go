@@ -275,7 +275,7 @@ func parseChunk[T any](d *decoder, c *chunk[T], decode func(*decoder, []byte, *T
 			line, data, complete = data, nil, false
 		}
 		c.lines++
-		if len(bytes.TrimSpace(line)) == 0 {
+		if line[0] != '{' && len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		if len(c.out) < cap(c.out) {
