@@ -316,15 +316,15 @@ func le64(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
 // key8, key16 and key24 report whether p[i:] starts with the key text k of at most 8,
 // 16 or 24 bytes (n bytes, a constant once they are inlined).
 func key8(p []byte, i int, k *keyWords) bool {
-	return i <= len(p)-8 && le64(p[i:])&k.m == k.a
+	return i >= 0 && i <= len(p)-8 && ld64(p, i)&k.m == k.a
 }
 
 func key16(p []byte, i, n int, k *keyWords) bool {
-	return i <= len(p)-n && le64(p[i:]) == k.a && le64(p[i+n-8:]) == k.c
+	return i >= 0 && i <= len(p)-n && ld64(p, i) == k.a && ld64(p, i+n-8) == k.c
 }
 
 func key24(p []byte, i, n int, k *keyWords) bool {
-	return i <= len(p)-n && le64(p[i:]) == k.a && le64(p[i+8:]) == k.b && le64(p[i+n-8:]) == k.c
+	return i >= 0 && i <= len(p)-n && ld64(p, i) == k.a && ld64(p, i+8) == k.b && ld64(p, i+n-8) == k.c
 }
 
 // exact decodes a line laid out exactly as AppendRecord writes it: every key, in order,
@@ -520,10 +520,10 @@ var pow10 = [8]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7}
 // int64 range fails. The byte after the digits is not checked: in the exact layout a key
 // follows, which the caller matches.
 func exactNum(p []byte, i int, signed bool) (uint64, int) {
-	if i > len(p)-8 {
+	if i < 0 || i > len(p)-8 {
 		return 0, -1
 	}
-	a := le64(p[i:]) ^ ones8*'0'
+	a := ld64(p, i) ^ ones8*'0'
 	n := bits.TrailingZeros64(nonDigits(a)) >> 3
 	switch {
 	case n == 0:
@@ -556,10 +556,10 @@ func longNum(p []byte, i int, a uint64) (uint64, int) {
 	}
 	v := parseDigits(a)
 	i += 8
-	if i > len(p)-8 {
+	if i < 0 || i > len(p)-8 {
 		return 0, -1
 	}
-	a = le64(p[i:]) ^ ones8*'0'
+	a = ld64(p, i) ^ ones8*'0'
 	if nd := nonDigits(a); nd != 0 {
 		n := bits.TrailingZeros64(nd) >> 3
 		if n > 0 {
@@ -569,10 +569,10 @@ func longNum(p []byte, i int, a uint64) (uint64, int) {
 	}
 	v = v*1e8 + parseDigits(a)
 	i += 8
-	if i > len(p)-8 {
+	if i < 0 || i > len(p)-8 {
 		return 0, -1
 	}
-	a = le64(p[i:]) ^ ones8*'0'
+	a = ld64(p, i) ^ ones8*'0'
 	n := bits.TrailingZeros64(nonDigits(a)) >> 3
 	if n > 3 { // more than nineteen digits
 		return 0, -1
@@ -594,10 +594,10 @@ func parseDigits(x uint64) uint64 {
 // exactBool reads true or false at p[i:], which a key follows in the exact layout, and
 // returns it and the index after it, or -1.
 func exactBool(p []byte, i int) (bool, int) {
-	if i > len(p)-8 {
+	if i < 0 || i > len(p)-8 {
 		return false, -1
 	}
-	w := le64(p[i:])
+	w := ld64(p, i)
 	if uint32(w) == 't'|'r'<<8|'u'<<16|'e'<<24 {
 		return true, i + 4
 	}
@@ -611,8 +611,11 @@ func exactBool(p []byte, i int) (bool, int) {
 // at p[lo], or -1 if the string is not plain ASCII (it has an escape, a control character
 // or a non-ASCII byte) or ends less than eight bytes before the end of p.
 func closingQuote(p []byte, lo int) int {
+	if lo < 0 {
+		return -1
+	}
 	for j := lo; j <= len(p)-8; j += 8 {
-		if m := special8Mask(le64(p[j:])); m != 0 {
+		if m := special8Mask(ld64(p, j)); m != 0 {
 			j += bits.TrailingZeros64(m) >> 3
 			if p[j] != '"' {
 				return -1
@@ -661,17 +664,17 @@ func (d *decoder) internSpan(p []byte, lo int, f fieldID, dst *string) int {
 		// lookup, written out: the call would cost more than the lookup.
 		var head, tail uint64
 		switch {
-		case n >= 8:
-			head, tail = le64(p[lo:]), le64(p[j-8:])
+		case n >= 8: // lo >= 0 (closingQuote or plainEnd found j) and lo+8 <= j < len(p)
+			head, tail = ld64(p, lo), ld64(p, j-8)
 		case lo <= len(p)-8: // always, when the line goes on with a key
-			head = le64(p[lo:]) & (1<<(8*uint(n)) - 1)
+			head = ld64(p, lo) & (1<<(8*uint(n)) - 1)
 		default:
 			head, tail = internWords(p[lo:j])
 		}
 		slot = internHash(head, tail, n)
 		e := &d.intern[slot]
 		if e.head == head && e.tail == tail && len(e.s) == n &&
-			(n <= 16 || (n <= 24 && e.mid == le64(p[lo+8:])) || (n > 24 && e.s == string(p[lo:j]))) {
+			(n <= 16 || (n <= 24 && e.mid == ld64(p, lo+8)) || (n > 24 && e.s == string(p[lo:j]))) {
 			*dst = e.s
 			return j + 1
 		}
