@@ -148,7 +148,7 @@ type decoder struct {
 // arenaBlock is the size of the blocks a decoder carves strings from: one allocation per
 // few hundred records instead of one per record. A block is never written again where it
 // was handed out, so its strings are immutable; it is freed once none of them is in use.
-const arenaBlock = 32 << 10
+const arenaBlock = 16 << 10
 
 // carve returns n fresh bytes that nothing else will ever write, for a string.
 func (d *decoder) carve(n int) []byte {
