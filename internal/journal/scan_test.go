@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 )
@@ -226,5 +228,92 @@ func TestScanReadError(t *testing.T) {
 	}
 	if want := int64(bytes.Count(data[:cut], []byte("\n"))); st.Records != want || int64(len(recs)) != want {
 		t.Errorf("delivered %d records before the error, want %d", st.Records, want)
+	}
+}
+
+// ScanInto delivers what each parser's converter made of every record, in file order, with
+// the same statistics as Scan (malformed and torn lines included); released blocks are used
+// again, and blocks still held are never written.
+func TestScanIntoMatchesScan(t *testing.T) {
+	in := journalOf(t, 20000, map[int]string{7: "{broken\n", 15001: "not json\n"})
+	in = append(in, `{"seq":99,"ts":1`...) // torn last line
+	want, wantSt, err := scanAll(t, bytes.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type conv struct {
+		seq uint64
+		op  string
+		by  int // which converter made it
+	}
+	convs := 0
+	var mu sync.Mutex
+	newConv := func() func(*Record, *conv) {
+		mu.Lock()
+		convs++
+		id := convs
+		mu.Unlock()
+		return func(r *Record, c *conv) { *c = conv{r.Seq, r.Op, id} }
+	}
+	var got []conv
+	var held []*Block[conv]
+	var heldCopy [][]conv
+	blocks := 0
+	st, err := ScanInto(context.Background(), bytes.NewReader(in), "j.jsonl", newConv, func(b *Block[conv]) error {
+		blocks++
+		got = append(got, b.Items...)
+		if blocks%2 == 0 { // keep every other block to the end
+			held = append(held, b)
+			heldCopy = append(heldCopy, slices.Clone(b.Items))
+		} else {
+			b.Release()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records != wantSt.Records || st.Lines != wantSt.Lines || st.Torn != wantSt.Torn || len(st.Bad) != len(wantSt.Bad) {
+		t.Fatalf("stats %+v, want %+v", st, wantSt)
+	}
+	for i, e := range st.Bad {
+		if e.Error() != wantSt.Bad[i].Error() {
+			t.Errorf("bad line %d: %v, want %v", i, e, wantSt.Bad[i])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d items, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].seq != want[i].Seq || got[i].op != want[i].Op {
+			t.Fatalf("item %d: %+v, want seq %d op %q", i, got[i], want[i].Seq, want[i].Op)
+		}
+	}
+	if convs != scanParsers {
+		t.Errorf("%d converters made, want one per parser (%d)", convs, scanParsers)
+	}
+	for i, b := range held {
+		if !slices.Equal(b.Items, heldCopy[i]) {
+			t.Fatalf("held block %d was written after it was delivered", i)
+		}
+	}
+}
+
+// An error from ScanInto's callback stops the scan and is returned as is.
+func TestScanIntoStops(t *testing.T) {
+	in := journalOf(t, 20000, nil)
+	stop := errors.New("stop")
+	n := 0
+	_, err := ScanInto(context.Background(), bytes.NewReader(in), "j", func() func(*Record, *uint64) {
+		return func(r *Record, s *uint64) { *s = r.Seq }
+	}, func(b *Block[uint64]) error {
+		if n++; n == 3 {
+			return stop
+		}
+		b.Release()
+		return nil
+	})
+	if err != stop {
+		t.Fatalf("err = %v, want the callback's", err)
 	}
 }
