@@ -3,6 +3,7 @@ package analysis
 import (
 	"hash/maphash"
 	"math"
+	"strings"
 	"unsafe"
 
 	"github.com/retrylab/retrylab/internal/journal"
@@ -133,15 +134,29 @@ func (p *prep) joined(seed maphash.Seed, parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// converter turns records into items for one goroutine: it keeps the attrs it handed out
-// last, so that the records of a client (whose strings the decoder interns) share one.
+// converter turns records into items for one goroutine. The strings of the records it
+// gets point into the journal's buffer (see journal.ScanInto), so it copies what items
+// keep: an operation's id, its idempotency key and its path into blocks of its own, the
+// values many records share (client, method, rule, action) once per attrs, and repeated
+// paths once per cache slot.
 type converter struct {
 	p     *prep
 	cache [attrsSlots]*attrs
+	paths [pathSlots]pathEntry
+	arena []byte // the unused rest of the block kept strings are carved from
 }
 
-// attrsSlots is the size of a converter's direct-mapped attrs cache.
-const attrsSlots = 256
+// pathEntry is a kept path with the words that key it (see strWords).
+type pathEntry struct {
+	head, tail uint64
+	s          string
+}
+
+const (
+	attrsSlots = 256  // the direct-mapped attrs cache of a converter
+	pathSlots  = 1024 // its direct-mapped path cache
+	arenaBlock = 16 << 10
+)
 
 func (p *prep) newConverter() *converter { return &converter{p: p} }
 
@@ -151,25 +166,66 @@ func (p *prep) newConv() func(*journal.Record, *item) {
 	return func(r *journal.Record, it *item) { c.fill(it, r) }
 }
 
-// attrs returns the attrs of r's client, method, rule and action, from the cache when the
-// decoder gave the same strings again (compared by value; equal interned strings compare
-// by their pointer at once).
+// keep returns a copy of s that nothing writes to, carved from the converter's blocks.
+func (c *converter) keep(s string) string {
+	n := len(s)
+	if n == 0 {
+		return ""
+	}
+	if n > arenaBlock/8 {
+		return strings.Clone(s)
+	}
+	if len(c.arena) < n {
+		c.arena = make([]byte, arenaBlock)
+	}
+	b := c.arena[:n:n]
+	c.arena = c.arena[n:]
+	copy(b, s)
+	return unsafe.String(&b[0], n)
+}
+
+// strWords returns the first and the last eight bytes of s (zero-padded when shorter),
+// which with its length key a cache of strings.
+func strWords(s string) (head, tail uint64) {
+	n := len(s)
+	if n >= 8 {
+		p := unsafe.Pointer(unsafe.StringData(s))
+		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+	}
+	for k := n - 1; k >= 0; k-- {
+		head = head<<8 | uint64(s[k])
+	}
+	return head, 0
+}
+
+// attrs returns the attrs of r's client, method, rule and action: from the cache when
+// they were seen last in its slot, else a new one holding copies.
 func (c *converter) attrs(r *journal.Record) *attrs {
-	k := uintptr(len(r.Client)) ^ uintptr(len(r.Action))<<4 ^ uintptr(len(r.Rule))<<8 ^ uintptr(len(r.Method))<<12
-	if len(r.Client) > 0 {
-		k ^= uintptr(unsafe.Pointer(unsafe.StringData(r.Client))) >> 3
-	}
-	if len(r.Action) > 0 {
-		k ^= uintptr(unsafe.Pointer(unsafe.StringData(r.Action))) >> 5
-	}
-	slot := &c.cache[(k*0x9E3779B97F4A7C15>>32)%attrsSlots]
+	ch, ct := strWords(r.Client)
+	ah, _ := strWords(r.Action)
+	k := ch ^ ct<<1 ^ ah<<2 ^ uint64(len(r.Client)) ^ uint64(len(r.Action))<<8 ^ uint64(len(r.Rule))<<16 ^ uint64(len(r.Method))<<24
+	slot := &c.cache[(k*0x9E3779B97F4A7C15)>>56%attrsSlots]
 	if a := *slot; a != nil && a.client == r.Client && a.action == r.Action && a.rule == r.Rule && a.method == r.Method {
 		return a
 	}
-	a := &attrs{client: r.Client, method: r.Method, rule: r.Rule, action: r.Action,
-		ch: maphash.String(c.p.seed, r.Client), act: actionCode(r.Action)}
+	a := &attrs{client: strings.Clone(r.Client), method: strings.Clone(r.Method), rule: strings.Clone(r.Rule),
+		action: strings.Clone(r.Action), ch: maphash.String(c.p.seed, r.Client), act: actionCode(r.Action)}
 	*slot = a
 	return a
+}
+
+// path returns r's path, kept.
+func (c *converter) path(p string) string {
+	if p == "" {
+		return ""
+	}
+	head, tail := strWords(p)
+	e := &c.paths[((head^tail<<1^uint64(len(p)))*0x9E3779B97F4A7C15)>>54%pathSlots]
+	if len(e.s) == len(p) && e.head == head && e.tail == tail && (len(p) <= 16 || e.s == p) {
+		return e.s
+	}
+	*e = pathEntry{head: head, tail: tail, s: c.keep(p)}
+	return e.s
 }
 
 // fill sets it from r.
@@ -182,7 +238,7 @@ func (c *converter) fill(it *item, r *journal.Record) {
 		h: h, h2: h2, at: at,
 		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: at.act,
 		executed: r.Executed, replayed: r.Replayed,
-		op: r.Op, path: r.Path, idemKey: r.IdemKey,
+		op: c.keep(r.Op), path: c.path(r.Path), idemKey: c.keep(r.IdemKey),
 	}
 	if r.IdemKey != "" { // the key and body hashes serve the idempotency-key findings only
 		it.idemH = maphash.String(p.seed, r.IdemKey) | 1 // 0 is "no key"

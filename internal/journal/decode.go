@@ -137,6 +137,9 @@ type decoder struct {
 	intern  *[internSlots]internEntry
 	scratch []byte
 	rec     Record // what ScanInto decodes into before converting
+	// views: the strings exact sets alias the line (valid only until it is reused), and
+	// nothing is interned or copied; ScanInto's converters copy what they keep.
+	views bool
 	// spans are the plain (unescaped, valid UTF-8) values of the fields that are not
 	// interned, as offsets into the line: setSpans copies them all into one string at the
 	// end, carved from arena.
@@ -387,7 +390,7 @@ func (d *decoder) exact(p []byte, r *Record) bool {
 	}
 	if i += len(xOp); i < len(p) && p[i] == '"' {
 		r.Op, i = "", i+1
-	} else if i = d.span(p, i, fOp); i < 0 {
+	} else if i = d.span(p, i, fOp, &r.Op); i < 0 {
 		return false
 	}
 	if !key16(p, i, len(xIdemKey), &exactKeys[fIdemKey]) {
@@ -395,7 +398,7 @@ func (d *decoder) exact(p []byte, r *Record) bool {
 	}
 	if i += len(xIdemKey); i < len(p) && p[i] == '"' {
 		r.IdemKey, i = "", i+1
-	} else if i = d.span(p, i, fIdemKey); i < 0 {
+	} else if i = d.span(p, i, fIdemKey, &r.IdemKey); i < 0 {
 		return false
 	}
 	if !key16(p, i, len(xBodyHash), &exactKeys[fBodyHash]) {
@@ -403,7 +406,7 @@ func (d *decoder) exact(p []byte, r *Record) bool {
 	}
 	if i += len(xBodyHash); i < len(p) && p[i] == '"' {
 		r.BodyHash, i = "", i+1
-	} else if i = d.span(p, i, fBodyHash); i < 0 {
+	} else if i = d.span(p, i, fBodyHash, &r.BodyHash); i < 0 {
 		return false
 	}
 	if !key16(p, i, len(xAttempt), &exactKeys[fAttempt]) {
@@ -490,7 +493,7 @@ func (d *decoder) exact(p []byte, r *Record) bool {
 	}
 	if i += len(xBody); i < len(p) && p[i] == '"' {
 		r.Body, i = "", i+1
-	} else if i = d.span(p, i, fBody); i < 0 {
+	} else if i = d.span(p, i, fBody, &r.Body); i < 0 {
 		return false
 	}
 	if i >= len(p) || p[i] != '}' || skipSpace(p, i+1) != len(p) {
@@ -637,14 +640,18 @@ func plainEnd(p []byte, lo int) int {
 }
 
 // span reads the plain string value of field f at p[lo:], after its opening quote and
-// not empty, leaves it as a span for setSpans and returns the index after its closing
-// quote, or -1.
-func (d *decoder) span(p []byte, lo int, f fieldID) int {
+// not empty, leaves it as a span for setSpans (or, for a decoder of views, sets dst to
+// it) and returns the index after its closing quote, or -1.
+func (d *decoder) span(p []byte, lo int, f fieldID, dst *string) int {
 	j := closingQuote(p, lo)
 	if j < 0 {
 		if j = plainEnd(p, lo); j < 0 {
 			return -1
 		}
+	}
+	if d.views {
+		*dst = unsafe.String(&p[lo], j-lo)
+		return j + 1
 	}
 	d.spans = append(d.spans, span{f: f, slot: -1, lo: lo, hi: j})
 	return j + 1
@@ -658,6 +665,10 @@ func (d *decoder) internSpan(p []byte, lo int, f fieldID, dst *string) int {
 		if j = plainEnd(p, lo); j < 0 {
 			return -1
 		}
+	}
+	if d.views {
+		*dst = unsafe.String(&p[lo], j-lo)
+		return j + 1
 	}
 	slot := int32(-1)
 	if n := j - lo; d.intern != nil && n <= maxInternLen {

@@ -107,6 +107,11 @@ const blockPool = 64
 // records chunk by chunk, in file order, as Blocks it owns until it releases them. No
 // record is copied after its converter wrote it. Errors, stats and stopping are as for
 // Scan.
+//
+// The strings of the Record a converter gets may point into the journal's buffer, which
+// is used again once the converter returns: a converter copies every string it keeps
+// (strings.Clone). Nothing is interned or copied for it beforehand, so it pays only for
+// what it keeps.
 func ScanInto[T any](ctx context.Context, r io.Reader, name string, newConv func() func(*Record, *T), fn func(*Block[T]) error) (ScanStats, error) {
 	var st ScanStats
 	pool := make(chan []T, blockPool)
@@ -121,6 +126,7 @@ func ScanInto[T any](ctx context.Context, r io.Reader, name string, newConv func
 	newDecode := func() func(d *decoder, line []byte, dst *T) error {
 		conv := newConv()
 		return func(d *decoder, line []byte, dst *T) error {
+			d.views = true
 			if err := d.decode(line, &d.rec); err != nil {
 				return err
 			}

@@ -253,7 +253,8 @@ func TestScanIntoMatchesScan(t *testing.T) {
 		convs++
 		id := convs
 		mu.Unlock()
-		return func(r *Record, c *conv) { *c = conv{r.Seq, r.Op, id} }
+		// A converter copies the strings it keeps: r's point into the journal's buffer.
+		return func(r *Record, c *conv) { *c = conv{r.Seq, strings.Clone(r.Op), id} }
 	}
 	var got []conv
 	var held []*Block[conv]
