@@ -103,7 +103,7 @@ func newPrep(cfg *Config, seed maphash.Seed) *prep {
 // correlation key, with independent seeds: Record.Op in header mode; in idempotency_key
 // mode the client and the key; else (and when those are empty) the fingerprint of client,
 // method, path and body hash. The engine tells operations apart by the 128 bits alone:
-// two keys share them with a probability of about n²/2^129 for n operations (under 10^-25
+// two keys share them with a probability of about n²/2^129 for n operations (about 10^-21
 // for a billion), and the key strings need be neither built nor kept.
 func (p *prep) keyHashes(r *journal.Record) (uint64, uint64) {
 	switch p.correlation {
