@@ -142,9 +142,13 @@ func (p *prep) joined(seed maphash.Seed, parts ...string) uint64 {
 type converter struct {
 	p     *prep
 	cache [attrsSlots]*attrs
+	all   map[attrsKey]*attrs // every attrs made, behind the cache (bounded: see attrs)
 	paths [pathSlots]pathEntry
 	arena []byte // the unused rest of the block kept strings are carved from
 }
+
+// attrsKey is what an attrs stands for.
+type attrsKey struct{ client, method, rule, action string }
 
 // pathEntry is a kept path with the words that key it (see strWords).
 type pathEntry struct {
@@ -153,8 +157,9 @@ type pathEntry struct {
 }
 
 const (
-	attrsSlots = 256  // the direct-mapped attrs cache of a converter
-	pathSlots  = 1024 // its direct-mapped path cache
+	attrsSlots = 4096    // the direct-mapped attrs cache of a converter
+	attrsMax   = 1 << 16 // attrs a converter remembers behind its cache before it starts over
+	pathSlots  = 1024    // its direct-mapped path cache
 	arenaBlock = 16 << 10
 )
 
@@ -199,17 +204,26 @@ func strWords(s string) (head, tail uint64) {
 }
 
 // attrs returns the attrs of r's client, method, rule and action: from the cache when
-// they were seen last in its slot, else a new one holding copies.
+// they were seen last in its slot, else the one made for them before, else a new one
+// holding copies. One attrs per combination lets the engine find a client's state once.
 func (c *converter) attrs(r *journal.Record) *attrs {
 	ch, ct := strWords(r.Client)
 	ah, _ := strWords(r.Action)
 	k := ch ^ ct<<1 ^ ah<<2 ^ uint64(len(r.Client)) ^ uint64(len(r.Action))<<8 ^ uint64(len(r.Rule))<<16 ^ uint64(len(r.Method))<<24
-	slot := &c.cache[(k*0x9E3779B97F4A7C15)>>56%attrsSlots]
+	slot := &c.cache[(k*0x9E3779B97F4A7C15)>>52%attrsSlots]
 	if a := *slot; a != nil && a.client == r.Client && a.action == r.Action && a.rule == r.Rule && a.method == r.Method {
 		return a
 	}
-	a := &attrs{client: strings.Clone(r.Client), method: strings.Clone(r.Method), rule: strings.Clone(r.Rule),
-		action: strings.Clone(r.Action), ch: maphash.String(c.p.seed, r.Client), act: actionCode(r.Action)}
+	key := attrsKey{r.Client, r.Method, r.Rule, r.Action} // views: only looked up with
+	a := c.all[key]
+	if a == nil {
+		a = &attrs{client: strings.Clone(r.Client), method: strings.Clone(r.Method), rule: strings.Clone(r.Rule),
+			action: strings.Clone(r.Action), ch: maphash.String(c.p.seed, r.Client), act: actionCode(r.Action)}
+		if c.all == nil || len(c.all) >= attrsMax {
+			c.all = map[attrsKey]*attrs{}
+		}
+		c.all[attrsKey{a.client, a.method, a.rule, a.action}] = a
+	}
 	*slot = a
 	return a
 }
