@@ -214,7 +214,7 @@ func (c *converter) attrs(r *journal.Record) *attrs {
 	if a := *slot; a != nil && a.client == r.Client && a.action == r.Action && a.rule == r.Rule && a.method == r.Method {
 		return a
 	}
-	key := attrsKey{r.Client, r.Method, r.Rule, r.Action} // views: only looked up with
+	key := attrsKey{r.Client, r.Method, r.Rule, r.Action} // views of the buffer: a lookup only
 	a := c.all[key]
 	if a == nil {
 		a = &attrs{client: strings.Clone(r.Client), method: strings.Clone(r.Method), rule: strings.Clone(r.Rule),
