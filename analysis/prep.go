@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math"
 	"strings"
-	"unsafe"
 
 	"github.com/retrylab/retrylab/internal/journal"
 )
@@ -136,31 +135,23 @@ func (p *prep) joined(seed maphash.Seed, parts ...string) uint64 {
 
 // converter turns records into items for one goroutine. The strings of the records it
 // gets point into the journal's buffer (see journal.ScanInto), so it copies what items
-// keep: an operation's id, its idempotency key and its path into blocks of its own, the
-// values many records share (client, method, rule, action) once per attrs, and repeated
-// paths once per cache slot.
+// keep: an operation's id and its idempotency key into blocks of its own, repeated paths
+// once per slot of its interner, and the values many records share (client, method, rule,
+// action) once per attrs.
 type converter struct {
 	p     *prep
 	cache [attrsSlots]*attrs
 	all   map[attrsKey]*attrs // every attrs made, behind the cache (bounded: see attrs)
-	paths [pathSlots]pathEntry
-	arena []byte // the unused rest of the block kept strings are carved from
+	paths journal.Interner
+	arena journal.Arena
 }
 
 // attrsKey is what an attrs stands for.
 type attrsKey struct{ client, method, rule, action string }
 
-// pathEntry is a kept path with the words that key it (see strWords).
-type pathEntry struct {
-	head, tail uint64
-	s          string
-}
-
 const (
 	attrsSlots = 4096    // the direct-mapped attrs cache of a converter
 	attrsMax   = 1 << 16 // attrs a converter remembers behind its cache before it starts over
-	pathSlots  = 1024    // its direct-mapped path cache
-	arenaBlock = 16 << 10
 )
 
 func (p *prep) newConverter() *converter { return &converter{p: p} }
@@ -171,44 +162,12 @@ func (p *prep) newConv() func(*journal.Record, *item) {
 	return func(r *journal.Record, it *item) { c.fill(it, r) }
 }
 
-// keep returns a copy of s that nothing writes to, carved from the converter's blocks.
-func (c *converter) keep(s string) string {
-	n := len(s)
-	if n == 0 {
-		return ""
-	}
-	if n > arenaBlock/8 {
-		return strings.Clone(s)
-	}
-	if len(c.arena) < n {
-		c.arena = make([]byte, arenaBlock)
-	}
-	b := c.arena[:n:n]
-	c.arena = c.arena[n:]
-	copy(b, s)
-	return unsafe.String(&b[0], n)
-}
-
-// strWords returns the first and the last eight bytes of s (zero-padded when shorter),
-// which with its length key a cache of strings.
-func strWords(s string) (head, tail uint64) {
-	n := len(s)
-	if n >= 8 {
-		p := unsafe.Pointer(unsafe.StringData(s))
-		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
-	}
-	for k := n - 1; k >= 0; k-- {
-		head = head<<8 | uint64(s[k])
-	}
-	return head, 0
-}
-
 // attrs returns the attrs of r's client, method, rule and action: from the cache when
 // they were seen last in its slot, else the one made for them before, else a new one
 // holding copies. One attrs per combination lets the engine find a client's state once.
 func (c *converter) attrs(r *journal.Record) *attrs {
-	ch, ct := strWords(r.Client)
-	ah, _ := strWords(r.Action)
+	ch, ct := journal.StringWords(r.Client)
+	ah, _ := journal.StringWords(r.Action)
 	k := ch ^ ct<<1 ^ ah<<2 ^ uint64(len(r.Client)) ^ uint64(len(r.Action))<<8 ^ uint64(len(r.Rule))<<16 ^ uint64(len(r.Method))<<24
 	slot := &c.cache[(k*0x9E3779B97F4A7C15)>>52%attrsSlots]
 	if a := *slot; a != nil && a.client == r.Client && a.action == r.Action && a.rule == r.Rule && a.method == r.Method {
@@ -228,20 +187,6 @@ func (c *converter) attrs(r *journal.Record) *attrs {
 	return a
 }
 
-// path returns r's path, kept.
-func (c *converter) path(p string) string {
-	if p == "" {
-		return ""
-	}
-	head, tail := strWords(p)
-	e := &c.paths[((head^tail<<1^uint64(len(p)))*0x9E3779B97F4A7C15)>>54%pathSlots]
-	if len(e.s) == len(p) && e.head == head && e.tail == tail && (len(p) <= 16 || e.s == p) {
-		return e.s
-	}
-	*e = pathEntry{head: head, tail: tail, s: c.keep(p)}
-	return e.s
-}
-
 // fill sets it from r.
 func (c *converter) fill(it *item, r *journal.Record) {
 	p := c.p
@@ -252,7 +197,7 @@ func (c *converter) fill(it *item, r *journal.Record) {
 		h: h, h2: h2, at: at,
 		attempt: clamp32(r.Attempt), status: clamp32(r.Status), act: at.act,
 		executed: r.Executed, replayed: r.Replayed,
-		op: c.keep(r.Op), path: c.path(r.Path), idemKey: c.keep(r.IdemKey),
+		op: c.arena.Keep(r.Op), path: c.paths.Intern(r.Path, &c.arena), idemKey: c.arena.Keep(r.IdemKey),
 	}
 	if r.IdemKey != "" { // the key and body hashes serve the idempotency-key findings only
 		it.idemH = maphash.String(p.seed, r.IdemKey) | 1 // 0 is "no key"

@@ -145,25 +145,7 @@ type decoder struct {
 	// end, carved from arena.
 	spans   []span
 	spanned uint32 // bit f set: spans may hold a value of field f
-	arena   []byte // the unused rest of the block decoded strings are carved from
-}
-
-// arenaBlock is the size of the blocks a decoder carves strings from: one allocation per
-// few hundred records instead of one per record. A block is never written again where it
-// was handed out, so its strings are immutable; it is freed once none of them is in use.
-const arenaBlock = 16 << 10
-
-// carve returns n fresh bytes that nothing else will ever write, for a string.
-func (d *decoder) carve(n int) []byte {
-	if n > arenaBlock/8 {
-		return make([]byte, n)
-	}
-	if len(d.arena) < n {
-		d.arena = make([]byte, arenaBlock)
-	}
-	b := d.arena[:n:n]
-	d.arena = d.arena[n:]
-	return b
+	arena   Arena  // where decoded strings are carved from
 }
 
 // span is a field's string value, line[lo:hi], and the intern slot (-1 for none) to fill
@@ -818,11 +800,11 @@ func (d *decoder) setSpans(p []byte, r *Record) {
 	// Spans are in line order; far-apart values are copied one by one.
 	var all string
 	if n := hi - lo; n <= total+64 {
-		buf := d.carve(n)
+		buf := d.arena.carve(n)
 		copy(buf, p[lo:hi])
 		all = unsafe.String(&buf[0], n)
 	} else {
-		buf := d.carve(total)
+		buf := d.arena.carve(total)
 		k := 0
 		for i := range spans {
 			if sp := &spans[i]; sp.f < numFields {
@@ -840,11 +822,7 @@ func (d *decoder) setSpans(p []byte, r *Record) {
 		setString(r, sp.f, v)
 		if sp.slot >= 0 {
 			head, tail := internWords(v)
-			ent := internEntry{head: head, tail: tail, s: v}
-			if len(v) > 16 {
-				ent.mid = le64([]byte(v[8:16]))
-			}
-			d.intern[sp.slot] = ent
+			d.intern[sp.slot] = newInternEntry(v, head, tail)
 		}
 	}
 }

@@ -354,3 +354,27 @@ func TestDigits(t *testing.T) {
 		}
 	}
 }
+
+// Interner.Intern returns a copy of its argument, the same copy for a value seen again
+// while it holds its slot, and tells apart values that share their length and edge words
+// (and so their slot).
+func TestInternerStrings(t *testing.T) {
+	var in Interner
+	var a Arena
+	vals := []string{"/v1/calls", "/v1/calls/call_1", "k_0123456aaa987654", "k_0123456baa987654",
+		"/v1/x/" + strings.Repeat("a", 30) + "/z", "/v1/x/" + strings.Repeat("b", 30) + "/z", strings.Repeat("p", 200)}
+	for round := range 3 {
+		for _, v := range vals {
+			buf := []byte(v)
+			got := in.Intern(string(buf), &a)
+			buf[0] = '#' // the caller's bytes change: the kept copy must not
+			if got != v {
+				t.Fatalf("round %d: Intern(%q) = %q", round, v, got)
+			}
+			again := in.Intern(v, &a)
+			if len(v) <= maxInternLen && unsafe.StringData(again) != unsafe.StringData(got) {
+				t.Errorf("round %d: %q kept twice in a row", round, v)
+			}
+		}
+	}
+}

@@ -74,7 +74,7 @@ func Scan(ctx context.Context, r io.Reader, name string, fn func(*Record) error)
 		st.Records += int64(len(c.out))
 		return nil
 	}
-	err := scan(ctx, r, name, nil, newDecode, deliver, &st)
+	err := scan(ctx, r, name, false, nil, newDecode, deliver, &st)
 	return st, err
 }
 
@@ -126,7 +126,6 @@ func ScanInto[T any](ctx context.Context, r io.Reader, name string, newConv func
 	newDecode := func() func(d *decoder, line []byte, dst *T) error {
 		conv := newConv()
 		return func(d *decoder, line []byte, dst *T) error {
-			d.views = true
 			if err := d.decode(line, &d.rec); err != nil {
 				return err
 			}
@@ -140,15 +139,15 @@ func ScanInto[T any](ctx context.Context, r io.Reader, name string, newConv func
 		st.Records += int64(len(b.Items))
 		return fn(b)
 	}
-	err := scan(ctx, r, name, newOut, newDecode, deliver, &st)
+	err := scan(ctx, r, name, true, newOut, newDecode, deliver, &st)
 	return st, err
 }
 
 // scan is the pipeline of Scan and ScanInto: each parser's decode (from newDecode) fills
 // one element of a chunk's out per record (out comes from newOut when a chunk has none, if
 // newOut is not nil), and deliver is called for every parsed chunk in order, from the
-// calling goroutine.
-func scan[T any](ctx context.Context, r io.Reader, name string, newOut func() []T,
+// calling goroutine. With views, the parsers' decoders set strings as views of the lines.
+func scan[T any](ctx context.Context, r io.Reader, name string, views bool, newOut func() []T,
 	newDecode func() func(d *decoder, line []byte, dst *T) error, deliver func(*chunk[T]) error, st *ScanStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -169,6 +168,7 @@ func scan[T any](ctx context.Context, r io.Reader, name string, newOut func() []
 	for range scanParsers {
 		parsers.Go(func() {
 			d := newDecoder()
+			d.views = views
 			decode := newDecode()
 			for {
 				var c *chunk[T]
